@@ -1,0 +1,69 @@
+package dev.javic.sim;
+
+/**
+ * Every named cost of the model. The values and their sources live in a preset file
+ * ({@code presets/carrizo-2016.yaml}); this enum only names them, so that a cost file with a missing
+ * or unknown entry is rejected and code refers to costs by a name a reader can look up.
+ * All values are in host TSC cycles except {@link #TSC_HZ}.
+ */
+public enum Cost {
+    TSC_HZ("machine.tsc_hz"),
+
+    SVM_VMRUN("svm.vmrun"),
+    SVM_VMEXIT("svm.vmexit"),
+    GUEST_INSTRUCTION("guest.instruction"),
+    GUEST_MEMORY_ACCESS("guest.memory_access"),
+    GUEST_INTERRUPT_DELIVERY("guest.interrupt_delivery"),
+    GUEST_IRET("guest.iret"),
+
+    AVIC_BACKING_PAGE_ACCESS("avic.backing_page_access"),
+    AVIC_IPI("avic.ipi"),
+    AVIC_DOORBELL_LATENCY("avic.doorbell_latency"),
+
+    KVM_ENTER_GUEST("kvm.enter_guest"),
+    KVM_EXIT_PATH("kvm.exit_path"),
+    KVM_HOOK_CALL("kvm.hook_call"),
+    KVM_VCPU_LOAD("kvm.vcpu_load"),
+    KVM_VCPU_PUT("kvm.vcpu_put"),
+    KVM_INJECT_IRQ("kvm.inject_irq"),
+    KVM_HANDLE_INTR("kvm.handle_intr"),
+    KVM_HANDLE_VINTR("kvm.handle_vintr"),
+    KVM_HANDLE_HLT("kvm.handle_hlt"),
+    KVM_HANDLE_PAUSE("kvm.handle_pause"),
+    KVM_HANDLE_CPUID("kvm.handle_cpuid"),
+    KVM_HANDLE_CR8("kvm.handle_cr8"),
+    KVM_HANDLE_MSR("kvm.handle_msr"),
+    KVM_HANDLE_NMI("kvm.handle_nmi"),
+    KVM_APIC_MMIO_EMULATE("kvm.apic_mmio_emulate"),
+    KVM_IPI_PER_TARGET("kvm.ipi_per_target"),
+    KVM_AVIC_INCOMPLETE_IPI("kvm.avic_incomplete_ipi"),
+    KVM_AVIC_UNACCEL_TRAP("kvm.avic_unaccelerated_trap"),
+    KVM_AVIC_UNACCEL_FAULT("kvm.avic_unaccelerated_fault"),
+    KVM_DOORBELL_WRITE("kvm.doorbell_write"),
+
+    HOST_IPI_SEND("host.ipi_send"),
+    HOST_IPI_LATENCY("host.ipi_latency"),
+    HOST_WAKEUP("host.wakeup"),
+    HOST_WAKEUP_LATENCY("host.wakeup_latency"),
+    HOST_CONTEXT_SWITCH("host.context_switch"),
+    HOST_TIMESLICE("host.timeslice");
+
+    private final String key;
+
+    Cost(String key) {
+        this.key = key;
+    }
+
+    public String key() {
+        return key;
+    }
+
+    public static Cost byKey(String key) {
+        for (Cost c : values()) {
+            if (c.key.equals(key)) {
+                return c;
+            }
+        }
+        return null;
+    }
+}

@@ -21,4 +21,12 @@ public interface GuestProgram {
 
     /** True when the program has finished (it will not be asked for more operations). */
     boolean finished();
+
+    /**
+     * The vCPU was reset by INIT and started by a SIPI: execution begins afresh at {@code rip}
+     * (vector &lt;&lt; 12), with no interrupt frames and IF = 0. Programs without AP start-up code
+     * simply continue from where they are.
+     */
+    default void startup(long rip, long now) {
+    }
 }

@@ -57,6 +57,18 @@ public final class GuestState {
         gprs[index] = value;
     }
 
+    /**
+     * Architectural INIT: drops the interrupt frames and the instruction in flight (KVM's
+     * kvm_vcpu_reset on INIT). The hypervisor then writes the SIPI start address into the VMCB.
+     */
+    public void resetForInit() {
+        frames = 0;
+        opInFlight = false;
+        workRemaining = 0;
+        nmiBlocked = false;
+        rip = -1; // not a valid RIP: VMRUN will see the hypervisor's start address as a jump
+    }
+
     public int frameDepth() {
         return frames;
     }

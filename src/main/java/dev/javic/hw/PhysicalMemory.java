@@ -2,7 +2,6 @@ package dev.javic.hw;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 
 /**
  * The machine's physical memory: 4 KiB pages, little-endian, shared by the CPU cores (guest
@@ -13,16 +12,21 @@ import java.nio.ByteOrder;
  * locked read-modify-write operations that hardware and KVM rely on (e.g. setting an IRR bit with
  * a locked OR, then a full barrier, then reading IsRunning). Frames are allocated lazily; reading
  * a frame never written returns zeros.
+ *
+ * <p>A page is a {@code long[512]} accessed through an array-element VarHandle, which supports every
+ * atomic access mode (a byte[] view VarHandle supports only plain access since JDK 22). A 32-bit
+ * access is the low (offset % 8 == 0) or high (== 4) half of its 64-bit word; locked 32-bit
+ * operations are atomic operations on that word that leave the other half unchanged.
  */
 public final class PhysicalMemory {
     public static final int PAGE_SHIFT = 12;
     public static final int PAGE_SIZE = 1 << PAGE_SHIFT;
     public static final long PAGE_MASK = ~((long) PAGE_SIZE - 1);
+    private static final int WORDS_PER_PAGE = PAGE_SIZE / 8;
 
-    private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
 
-    private final byte[][] frames;
+    private final long[][] frames;
     private final long sizeBytes;
 
     /** Memory of {@code sizeBytes} (a multiple of the page size) starting at physical address 0. */
@@ -34,7 +38,7 @@ public final class PhysicalMemory {
         if (pages > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("memory too large: " + sizeBytes);
         }
-        this.frames = new byte[(int) pages][];
+        this.frames = new long[(int) pages][];
         this.sizeBytes = sizeBytes;
     }
 
@@ -46,7 +50,7 @@ public final class PhysicalMemory {
         return pa >= 0 && pa < sizeBytes;
     }
 
-    private byte[] frame(long pa, int width) {
+    private long[] frame(long pa, int width) {
         if ((pa & (width - 1)) != 0) {
             throw new IllegalArgumentException("unaligned " + width + "-byte access at 0x" + Long.toHexString(pa));
         }
@@ -54,62 +58,87 @@ public final class PhysicalMemory {
             throw new IllegalArgumentException("physical address out of range: 0x" + Long.toHexString(pa));
         }
         int pfn = (int) (pa >>> PAGE_SHIFT);
-        byte[] f = frames[pfn];
+        long[] f = frames[pfn];
         if (f == null) {
-            f = new byte[PAGE_SIZE];
+            f = new long[WORDS_PER_PAGE];
             frames[pfn] = f;
         }
         return f;
     }
 
-    private static int offset(long pa) {
-        return (int) (pa & (PAGE_SIZE - 1));
+    private static int word(long pa) {
+        return (int) ((pa & (PAGE_SIZE - 1)) >>> 3);
     }
 
+    private static int shift(long pa) {
+        return (int) (pa & 4) * 8;
+    }
+
+    private static final long LOW = 0xFFFFFFFFL;
+
     public int read32(long pa) {
-        return (int) INT.getOpaque(frame(pa, 4), offset(pa));
+        return (int) ((long) WORD.getOpaque(frame(pa, 4), word(pa)) >>> shift(pa));
     }
 
     public void write32(long pa, int value) {
-        INT.setOpaque(frame(pa, 4), offset(pa), value);
+        long[] f = frame(pa, 4);
+        int w = word(pa);
+        int s = shift(pa);
+        long keep = ~(LOW << s);
+        long bits = (value & LOW) << s;
+        long old;
+        do {
+            old = (long) WORD.getVolatile(f, w);
+        } while (!WORD.compareAndSet(f, w, old, (old & keep) | bits));
     }
 
     public long read64(long pa) {
-        return (long) LONG.getOpaque(frame(pa, 8), offset(pa));
+        return (long) WORD.getOpaque(frame(pa, 8), word(pa));
     }
 
     public void write64(long pa, long value) {
-        LONG.setOpaque(frame(pa, 8), offset(pa), value);
+        WORD.setOpaque(frame(pa, 8), word(pa), value);
     }
 
     public int read32Volatile(long pa) {
-        return (int) INT.getVolatile(frame(pa, 4), offset(pa));
+        return (int) ((long) WORD.getVolatile(frame(pa, 4), word(pa)) >>> shift(pa));
     }
 
     public long read64Volatile(long pa) {
-        return (long) LONG.getVolatile(frame(pa, 8), offset(pa));
+        return (long) WORD.getVolatile(frame(pa, 8), word(pa));
     }
 
     public void write64Volatile(long pa, long value) {
-        LONG.setVolatile(frame(pa, 8), offset(pa), value);
+        WORD.setVolatile(frame(pa, 8), word(pa), value);
     }
 
     /** Locked OR (x86 {@code lock or}); returns the previous value. */
     public int getAndOr32(long pa, int bits) {
-        return (int) INT.getAndBitwiseOr(frame(pa, 4), offset(pa), bits);
+        int s = shift(pa);
+        return (int) ((long) WORD.getAndBitwiseOr(frame(pa, 4), word(pa), (bits & LOW) << s) >>> s);
     }
 
     /** Locked AND; returns the previous value. */
     public int getAndAnd32(long pa, int bits) {
-        return (int) INT.getAndBitwiseAnd(frame(pa, 4), offset(pa), bits);
+        int s = shift(pa);
+        long mask = ((bits & LOW) << s) | ~(LOW << s);
+        return (int) ((long) WORD.getAndBitwiseAnd(frame(pa, 4), word(pa), mask) >>> s);
     }
 
     public boolean compareAndSet64(long pa, long expected, long value) {
-        return LONG.compareAndSet(frame(pa, 8), offset(pa), expected, value);
+        return WORD.compareAndSet(frame(pa, 8), word(pa), expected, value);
     }
 
     public boolean compareAndSet32(long pa, int expected, int value) {
-        return INT.compareAndSet(frame(pa, 4), offset(pa), expected, value);
+        long[] f = frame(pa, 4);
+        int w = word(pa);
+        int s = shift(pa);
+        long old = (long) WORD.getVolatile(f, w);
+        if ((int) (old >>> s) != expected) {
+            return false;
+        }
+        long updated = (old & ~(LOW << s)) | ((value & LOW) << s);
+        return WORD.compareAndSet(f, w, old, updated);
     }
 
     /** x86 {@code mfence} / Linux {@code smp_mb()}. */
@@ -119,7 +148,6 @@ public final class PhysicalMemory {
 
     /** Zeroes one page. */
     public void clearPage(long pa) {
-        byte[] f = frame(pa & PAGE_MASK, 8);
-        java.util.Arrays.fill(f, (byte) 0);
+        java.util.Arrays.fill(frame(pa & PAGE_MASK, 8), 0L);
     }
 }

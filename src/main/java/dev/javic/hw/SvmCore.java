@@ -224,6 +224,12 @@ public final class SvmCore {
      * instruction that exited, and hand its results (RAX, RDX, ...) to the guest program.
      */
     private void retireOrReplayInFlightOp() {
+        if (guest.rip == -1) {
+            // After INIT the hypervisor set the SIPI start address: begin executing there.
+            guest.rip = vmcb.rip();
+            guest.program.startup(guest.rip, sim.now());
+            return;
+        }
         if (!guest.opInFlight || guest.op.kind == OpKind.WORK) {
             return;
         }
@@ -474,6 +480,11 @@ public final class SvmCore {
     }
 
     private void iret() {
+        if (vmcb.isInterceptSet(INTERCEPT_MISC1, INTERCEPT_IRET)) {
+            // KVM intercepts IRET after injecting an NMI to learn when NMIs are unmasked again.
+            vmexit(SvmExit.IRET, 0, 0);
+            return;
+        }
         long rflags = guest.popFrame();
         if (rflags < 0) {
             raiseException(13); // IRET with no frame: the stack holds garbage; #GP

@@ -12,7 +12,10 @@ public final class IrqDelivery {
 
     /** How a lowest-priority interrupt picks its target among the matching, enabled APICs. */
     public enum LowestPriority {
-        /** Lowest {@link LocalApic#arbitrationPriority()} (APR, SDM 10.6.2.4); ties go to the lowest vCPU index. */
+        /**
+         * Lowest {@link LocalApic#arbitrationPriority()} (APR, SDM vol. 3 "Lowest Priority Delivery Mode");
+         * ties go to the lowest vCPU index.
+         */
         ARBITRATION_PRIORITY,
         /**
          * What lapic.c's kvm_apic_compare_prio really compares: the per-vCPU count of lowest-priority

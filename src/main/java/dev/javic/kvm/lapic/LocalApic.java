@@ -27,6 +27,8 @@ public final class LocalApic {
     public static final long MIN_TIMER_PERIOD_NS = 200_000;
     /** x86.c process_nmi: at most two NMIs are kept pending (one in service, one latched). */
     public static final int NMI_PENDING_MAX = 2;
+    /** IA32_APIC_BASE bit 10 (x2APIC enable), which {@link #setApicBase(long)} refuses in this xAPIC model. */
+    public static final long APIC_BASE_X2APIC_ENABLE = ApicRegs.APIC_BASE_X2APIC_ENABLE;
 
     // lapic.h KVM_APIC_INIT / KVM_APIC_SIPI bit numbers in apic->pending_events.
     private static final int EVENT_INIT = 1;
@@ -171,6 +173,11 @@ public final class LocalApic {
 
     public boolean isSoftwareEnabled() {
         return swEnabled;
+    }
+
+    /** Always false: this model is xAPIC only (x2APIC is hidden from the guest in the 2016 AVIC design). */
+    public boolean isX2apicMode() {
+        return false;
     }
 
     /** lapic.c apic_enabled: both the MSR enable and the SPIV software enable are set. */
@@ -443,6 +450,16 @@ public final class LocalApic {
             }
         } while (!nmiPending.compareAndSet(n, n - 1));
         return true;
+    }
+
+    /** kvm_apic_has_events: an INIT or a SIPI is pending (NMIs are counted apart, see {@link #nmiPending()}). */
+    public boolean pendingEvents() {
+        return pendingEvents.get() != 0;
+    }
+
+    /** Whether an NMI is pending (KVM's nmi_queued != 0), without taking it. */
+    public boolean nmiPending() {
+        return nmiPending.get() != 0;
     }
 
     /** Takes a pending INIT; a pending SIPI stays pending for {@link #takeSipi()}. */

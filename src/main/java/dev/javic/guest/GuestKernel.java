@@ -1,0 +1,75 @@
+package dev.javic.guest;
+
+/**
+ * Constants of the guest kernel: where its local APIC is, the xAPIC register offsets it uses, and
+ * its ICR encodings (Intel SDM vol. 3 §10.6.1; AMD APM vol. 2 §16.5). The guest knows these as any
+ * kernel does, from the architecture, not from the hypervisor.
+ */
+public final class GuestKernel {
+    private GuestKernel() {
+    }
+
+    /** Default xAPIC base (IA32_APIC_BASE after reset). */
+    public static final long APIC_BASE = 0xFEE00000L;
+
+    public static final int ID = 0x20;
+    public static final int LVR = 0x30;
+    public static final int TPR = 0x80;
+    public static final int APR = 0x90;
+    public static final int PPR = 0xA0;
+    public static final int EOI = 0xB0;
+    public static final int LDR = 0xD0;
+    public static final int DFR = 0xE0;
+    public static final int SPIV = 0xF0;
+    public static final int ISR = 0x100;
+    public static final int TMR = 0x180;
+    public static final int IRR = 0x200;
+    public static final int ESR = 0x280;
+    public static final int ICR = 0x300;
+    public static final int ICR2 = 0x310;
+    public static final int LVTT = 0x320;
+    public static final int LVT0 = 0x350;
+    public static final int LVT1 = 0x360;
+    public static final int LVTERR = 0x370;
+    public static final int TMICT = 0x380;
+    public static final int TMCCT = 0x390;
+    public static final int TDCR = 0x3E0;
+
+    public static final int SPURIOUS_VECTOR = 0xFF;
+    public static final int NMI_VECTOR = 2;
+
+    // ICR low fields.
+    public static final int DM_FIXED = 0 << 8;
+    public static final int DM_LOWEST = 1 << 8;
+    public static final int DM_SMI = 2 << 8;
+    public static final int DM_NMI = 4 << 8;
+    public static final int DM_INIT = 5 << 8;
+    public static final int DM_STARTUP = 6 << 8;
+    public static final int DEST_LOGICAL = 1 << 11;
+    public static final int LEVEL_ASSERT = 1 << 14;
+    public static final int TRIGGER_LEVEL = 1 << 15;
+    public static final int SHORTHAND_SELF = 1 << 18;
+    public static final int SHORTHAND_ALL = 2 << 18;
+    public static final int SHORTHAND_ALL_BUT_SELF = 3 << 18;
+
+    // LVT timer modes (bits 18:17) and mask.
+    public static final int LVT_MASKED = 1 << 16;
+    public static final int TIMER_ONESHOT = 0;
+    public static final int TIMER_PERIODIC = 1 << 17;
+    public static final int TIMER_TSC_DEADLINE = 2 << 17;
+
+    public static final int MSR_IA32_TSC = 0x10;
+    public static final int MSR_IA32_APICBASE = 0x1B;
+    public static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
+    public static final int MSR_X2APIC_BASE = 0x800;
+
+    /** TDCR encoding for a divide value (1, 2, 4, ..., 128): bits 3,1,0 per the SDM. */
+    public static int tdcrFor(int divide) {
+        int log = Integer.numberOfTrailingZeros(divide);
+        if (Integer.bitCount(divide) != 1 || log > 7) {
+            throw new IllegalArgumentException("timer divide must be a power of two 1..128: " + divide);
+        }
+        int code = (log + 7) & 7; // 1 -> 7 (0b111), 2 -> 0, 4 -> 1, ... 128 -> 6
+        return ((code & 4) << 1) | (code & 3);
+    }
+}

@@ -1,0 +1,495 @@
+package dev.javic.kvm;
+
+import dev.javic.host.HostCpu;
+import dev.javic.hw.GuestState;
+import dev.javic.hw.SvmExit;
+import dev.javic.hw.Vmcb;
+import dev.javic.kvm.lapic.ApicRegs;
+import dev.javic.kvm.lapic.LocalApic;
+import dev.javic.sim.Cost;
+import dev.javic.sim.CostModel;
+import dev.javic.trace.Tracer;
+
+import static dev.javic.hw.VmcbLayout.*;
+
+/**
+ * kvm_amd's vendor code (arch/x86/kvm/svm.c of 2016): VMCB set-up, the exit handler table, legacy
+ * interrupt injection through event_inj and the V_IRQ interrupt window, TPR/CR8 synchronisation, and
+ * the hooks that the AVIC series added (VM init, vCPU load/put, blocking/unblocking), which call into
+ * {@link Avic} when AVIC is active.
+ */
+final class Svm {
+    @FunctionalInterface
+    interface ExitHandler {
+        /** Handles one exit; returns its cost in cycles. */
+        long handle(Vcpu vcpu);
+    }
+
+    private final Kvm kvm;
+    private final Avic avic;
+    private final Tracer tracer;
+    private final CostModel costs;
+    private final ExitHandler[] exitHandlers = new ExitHandler[SvmExit.MAX + 1];
+    private final X86Emulator emulator = new X86Emulator();
+    private final int[] cpuidOut = new int[4];
+
+    Svm(Kvm kvm) {
+        this.kvm = kvm;
+        this.avic = new Avic(kvm);
+        this.tracer = kvm.machine().tracer();
+        this.costs = kvm.costs();
+        exitHandlers[SvmExit.INTR] = this::intrInterception;
+        exitHandlers[SvmExit.NMI] = this::nmiInterception;
+        exitHandlers[SvmExit.VINTR] = this::interruptWindowInterception;
+        exitHandlers[SvmExit.IRET] = this::iretInterception;
+        exitHandlers[SvmExit.WRITE_CR8] = this::cr8WriteInterception;
+        exitHandlers[SvmExit.CPUID] = this::cpuidInterception;
+        exitHandlers[SvmExit.PAUSE] = this::pauseInterception;
+        exitHandlers[SvmExit.HLT] = this::haltInterception;
+        exitHandlers[SvmExit.MSR] = this::msrInterception;
+        exitHandlers[SvmExit.SHUTDOWN] = this::shutdownInterception;
+        exitHandlers[SvmExit.VMMCALL] = this::vmmcallInterception;
+        exitHandlers[SvmExit.NPF] = this::npfInterception;
+        exitHandlers[SvmExit.AVIC_INCOMPLETE_IPI] = avic::avicIncompleteIpiInterception;
+        exitHandlers[SvmExit.AVIC_UNACCELERATED_ACCESS] = avic::avicUnacceleratedAccessInterception;
+    }
+
+    Avic avic() {
+        return avic;
+    }
+
+    // ---- set-up ----------------------------------------------------------------------------------------
+
+    /** init_vmcb: intercepts, int_ctl, nested paging, MSR permission map; then AVIC's part. */
+    void initVmcb(Vcpu vcpu, long msrpmPa) {
+        Vmcb v = vcpu.vmcb;
+        v.clearPage();
+        v.setIntercept(INTERCEPT_CR, INTERCEPT_CR8_WRITE);
+        for (int bit : new int[] {INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT, INTERCEPT_CPUID,
+                INTERCEPT_HLT, INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT}) {
+            v.setIntercept(INTERCEPT_MISC1, bit);
+        }
+        if (kvm.params().pauseFilterCount() > 0) {
+            v.setIntercept(INTERCEPT_MISC1, INTERCEPT_PAUSE);
+            v.write32(PAUSE_FILTER_THRESHOLD & ~3, kvm.params().pauseFilterCount() << 16);
+        }
+        v.setIntercept(INTERCEPT_MISC2, INTERCEPT_VMRUN);
+        v.setIntercept(INTERCEPT_MISC2, INTERCEPT_VMMCALL);
+        v.write64(MSRPM_BASE_PA, msrpmPa);
+        v.setIntCtl(V_INTR_MASKING_MASK);
+        v.write64(NESTED_CTL, 1);
+        v.write64(NESTED_CR3, vcpu.vm().nptRoot());
+        v.write32(ASID, vcpu.vm().asid());
+        v.setRflags(0);
+        v.setRip(0xFFFFFFFF81000000L);
+        if (avic.isActive(vcpu)) {
+            avic.initVmcb(vcpu);
+        }
+    }
+
+    /** INIT: the architectural reset of the vCPU's registers (kvm_vcpu_reset). */
+    void resetGuestOnInit(Vcpu vcpu) {
+        vcpu.guest.resetForInit();
+        vcpu.vmcb.setRflags(0);
+        vcpu.vmcb.write32(EVENT_INJ, 0);
+        vcpu.vmcb.updateIntCtl(V_IRQ_MASK | V_TPR_MASK, 0);
+    }
+
+    /** SIPI: real mode at CS = vector << 8, IP = 0, i.e. linear address vector << 12. */
+    void startupGuest(Vcpu vcpu, int vector) {
+        vcpu.vmcb.setRip((long) vector << 12);
+    }
+
+    // ---- exits -----------------------------------------------------------------------------------------
+
+    long handleExit(Vcpu vcpu, int exitCode) {
+        ExitHandler h = exitCode >= 0 && exitCode <= SvmExit.MAX ? exitHandlers[exitCode] : null;
+        if (h == null) {
+            // KVM: "unexpected exit reason", KVM_EXIT_INTERNAL_ERROR to userspace; the VM stops here.
+            vcpu.shutdown();
+            return 0;
+        }
+        kvm.enterContext(vcpu);
+        try {
+            return h.handle(vcpu);
+        } finally {
+            kvm.leaveContext();
+        }
+    }
+
+    /** kvm_skip_emulated_instruction with NRIPS: RIP = next_rip. */
+    static void skipEmulatedInstruction(Vcpu vcpu) {
+        vcpu.vmcb.setRip(vcpu.vmcb.read64(NEXT_RIP));
+    }
+
+    private long intrInterception(Vcpu vcpu) {
+        return costs.get(Cost.KVM_HANDLE_INTR);
+    }
+
+    private long nmiInterception(Vcpu vcpu) {
+        return costs.get(Cost.KVM_HANDLE_NMI);
+    }
+
+    private long interruptWindowInterception(Vcpu vcpu) {
+        // svm_clear_vintr + clear V_IRQ; the interrupt is injected with event_inj on the next entry.
+        vcpu.vmcb.clearIntercept(INTERCEPT_MISC1, INTERCEPT_VINTR);
+        vcpu.vmcb.updateIntCtl(V_IRQ_MASK, 0);
+        vcpu.requests |= Vcpu.REQ_EVENT;
+        vcpu.stats.irqWindowExits++;
+        return costs.get(Cost.KVM_HANDLE_VINTR);
+    }
+
+    private long iretInterception(Vcpu vcpu) {
+        // NMI window: the guest is returning from its NMI handler; NMIs are unmasked after this IRET.
+        vcpu.vmcb.clearIntercept(INTERCEPT_MISC1, INTERCEPT_IRET);
+        vcpu.nmiMasked = false;
+        vcpu.requests |= Vcpu.REQ_EVENT;
+        return costs.get(Cost.KVM_HANDLE_VINTR);
+    }
+
+    private long cr8WriteInterception(Vcpu vcpu) {
+        long value = vcpu.vmcb.rax();
+        tracer.kvmCr(vcpu.hostCpuId(), vcpu.vcpuId(), true, 8, value);
+        if ((value & ~0xFL) != 0) {
+            injectGp(vcpu); // kvm_set_cr8: reserved bits
+            return costs.get(Cost.KVM_HANDLE_CR8);
+        }
+        vcpu.lapic.setCr8(value);
+        skipEmulatedInstruction(vcpu);
+        vcpu.requests |= Vcpu.REQ_EVENT;
+        return costs.get(Cost.KVM_HANDLE_CR8);
+    }
+
+    private long cpuidInterception(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        int leaf = (int) v.rax();
+        int subleaf = (int) vcpu.guest.gpr(GuestState.RCX);
+        boolean found = GuestCpuid.lookup(kvm.machine().cpuModel(), leaf, subleaf, vcpu.lapic.apicId(),
+                avic.isActive(vcpu), cpuidOut);
+        v.setRax(cpuidOut[0] & 0xFFFFFFFFL);
+        vcpu.guest.setGpr(GuestState.RBX, cpuidOut[1] & 0xFFFFFFFFL);
+        vcpu.guest.setGpr(GuestState.RCX, cpuidOut[2] & 0xFFFFFFFFL);
+        vcpu.guest.setGpr(GuestState.RDX, cpuidOut[3] & 0xFFFFFFFFL);
+        tracer.kvmCpuid(vcpu.hostCpuId(), vcpu.vcpuId(), leaf, subleaf, cpuidOut[0] & 0xFFFFFFFFL,
+                cpuidOut[1] & 0xFFFFFFFFL, cpuidOut[2] & 0xFFFFFFFFL, cpuidOut[3] & 0xFFFFFFFFL, found);
+        skipEmulatedInstruction(vcpu);
+        return costs.get(Cost.KVM_HANDLE_CPUID);
+    }
+
+    private long pauseInterception(Vcpu vcpu) {
+        // kvm_vcpu_on_spin: with each vCPU pinned to its own CPU there is nobody to yield to.
+        return costs.get(Cost.KVM_HANDLE_PAUSE);
+    }
+
+    private long haltInterception(Vcpu vcpu) {
+        skipEmulatedInstruction(vcpu);
+        vcpu.stats.haltExits++;
+        vcpu.mpState = Vcpu.MpState.HALTED; // kvm_emulate_halt
+        return costs.get(Cost.KVM_HANDLE_HLT);
+    }
+
+    private long shutdownInterception(Vcpu vcpu) {
+        vcpu.shutdown();
+        return 0;
+    }
+
+    private long vmmcallInterception(Vcpu vcpu) {
+        // kvm_emulate_hypercall: no hypercall is implemented; RAX = -KVM_ENOSYS (1000).
+        vcpu.vmcb.setRax(-1000L);
+        skipEmulatedInstruction(vcpu);
+        return costs.get(Cost.KVM_HANDLE_MSR);
+    }
+
+    // ---- MSRs ------------------------------------------------------------------------------------------
+    static final int MSR_IA32_TSC = 0x10;
+    static final int MSR_IA32_APICBASE = 0x1B;
+    static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
+    static final int X2APIC_MSR_BASE = 0x800;
+    static final int X2APIC_MSR_END = 0x8FF;
+
+    private long msrInterception(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        boolean write = v.read64(EXIT_INFO_1) == SvmExit.MSR_INFO_WRITE;
+        int msr = (int) vcpu.guest.gpr(GuestState.RCX);
+        long cost = costs.get(Cost.KVM_HANDLE_MSR);
+        if (write) {
+            long data = (vcpu.guest.gpr(GuestState.RDX) << 32) | (v.rax() & 0xFFFFFFFFL);
+            boolean ok = setMsr(vcpu, msr, data);
+            tracer.kvmMsr(vcpu.hostCpuId(), vcpu.vcpuId(), true, msr, data, !ok);
+            if (!ok) {
+                injectGp(vcpu);
+                return cost;
+            }
+        } else {
+            long data = getMsr(vcpu, msr);
+            boolean ok = data != MSR_FAULT;
+            tracer.kvmMsr(vcpu.hostCpuId(), vcpu.vcpuId(), false, msr, ok ? data : 0, !ok);
+            if (!ok) {
+                injectGp(vcpu);
+                return cost;
+            }
+            v.setRax(data & 0xFFFFFFFFL);
+            vcpu.guest.setGpr(GuestState.RDX, data >>> 32);
+        }
+        skipEmulatedInstruction(vcpu);
+        return cost;
+    }
+
+    private static final long MSR_FAULT = 0x8000_0000_DEAD_BEEFL;
+
+    private long getMsr(Vcpu vcpu, int msr) {
+        LocalApic apic = vcpu.lapic;
+        if (msr == MSR_IA32_TSC) {
+            return vcpu.guestTsc();
+        }
+        if (msr == MSR_IA32_APICBASE) {
+            return apic.apicBase();
+        }
+        if (msr == MSR_IA32_TSC_DEADLINE) {
+            return apic.getTscDeadline();
+        }
+        if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_END) {
+            // kvm_x2apic_msr_read: only in x2APIC mode; in xAPIC mode the MSRs do not exist (#GP).
+            if (!apic.isX2apicMode()) {
+                return MSR_FAULT;
+            }
+            int offset = (msr - X2APIC_MSR_BASE) << 4;
+            if (offset == ApicRegs.ICR) {
+                return ((long) apic.regRead(ApicRegs.ICR2) << 32) | (apic.regRead(ApicRegs.ICR) & 0xFFFFFFFFL);
+            }
+            return ApicRegs.isValidRegister(offset) ? apic.regRead(offset) & 0xFFFFFFFFL : MSR_FAULT;
+        }
+        return MSR_FAULT; // ignore_msrs=0: unknown MSRs #GP
+    }
+
+    private boolean setMsr(Vcpu vcpu, int msr, long data) {
+        LocalApic apic = vcpu.lapic;
+        if (msr == MSR_IA32_APICBASE) {
+            boolean x2apicAllowed = !avic.isActive(vcpu); // x2APIC is not in the guest CPUID under AVIC
+            if ((data & LocalApic.APIC_BASE_X2APIC_ENABLE) != 0 && !x2apicAllowed) {
+                return false;
+            }
+            return apic.setApicBase(data);
+        }
+        if (msr == MSR_IA32_TSC_DEADLINE) {
+            apic.setTscDeadline(data);
+            return true;
+        }
+        if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_END) {
+            if (!apic.isX2apicMode()) {
+                return false;
+            }
+            int offset = (msr - X2APIC_MSR_BASE) << 4;
+            if (offset == ApicRegs.ICR) {
+                // x2APIC ICR is one 64-bit register; the destination is the high half.
+                apic.regWrite(ApicRegs.ICR2, (int) (data >>> 32));
+                apic.regWrite(ApicRegs.ICR, (int) data);
+                return true;
+            }
+            if (!ApicRegs.isValidRegister(offset)) {
+                return false;
+            }
+            tracer.kvmApic(vcpu.hostCpuId(), vcpu.vcpuId(), true, offset, (int) data);
+            apic.regWrite(offset, (int) data);
+            return true;
+        }
+        return false;
+    }
+
+    /** kvm_inject_gp: #GP(0) through event_inj on the next entry; the instruction is not skipped. */
+    void injectGp(Vcpu vcpu) {
+        vcpu.vmcb.write32(EVENT_INJ, 13 | EVTINJ_TYPE_EXEPT | EVTINJ_VALID | EVTINJ_VALID_ERR);
+        vcpu.vmcb.write32(EVENT_INJ + 4, 0);
+    }
+
+    // ---- nested page faults: xAPIC MMIO -----------------------------------------------------------------
+
+    private long npfInterception(Vcpu vcpu) {
+        long gpa = vcpu.vmcb.read64(EXIT_INFO_2);
+        long apicBase = vcpu.lapic.apicBase() & ~0xFFFL;
+        long cost = costs.get(Cost.KVM_APIC_MMIO_EMULATE);
+        if (!emulator.decode(vcpu.vmcb)) {
+            // Emulation failure: KVM reports KVM_EXIT_INTERNAL_ERROR; the VM stops.
+            vcpu.shutdown();
+            return cost;
+        }
+        if (vcpu.lapic.isHardwareEnabled() && !vcpu.lapic.isX2apicMode() && (gpa & ~0xFFFL) == apicBase) {
+            emulateApicAccess(vcpu, (int) (gpa & 0xFFF));
+        } else if (!emulator.write) {
+            // No device at this address: the VMM's MMIO read of unassigned space returns all ones.
+            vcpu.vmcb.setRax(emulator.size == 8 ? -1L : 0xFFFFFFFFL);
+        }
+        skipEmulatedInstruction(vcpu);
+        return cost;
+    }
+
+    /** apic_mmio_read / apic_mmio_write for an emulated access at {@code offset} of the APIC page. */
+    void emulateApicAccess(Vcpu vcpu, int offset) {
+        LocalApic apic = vcpu.lapic;
+        boolean aligned = emulator.size == 4 && (offset & 0xF) == 0;
+        if (emulator.write) {
+            int value = (int) vcpu.vmcb.rax();
+            if (aligned) {
+                tracer.kvmApic(vcpu.hostCpuId(), vcpu.vcpuId(), true, offset, value);
+                apic.regWrite(offset, value);
+                if (offset == ApicRegs.EOI) {
+                    vcpu.requests |= Vcpu.REQ_EVENT;
+                }
+            }
+            // lapic.c apic_mmio_write: accesses that are not 4 bytes at a 16-byte boundary are dropped.
+        } else {
+            int value = aligned ? apic.regRead(offset) : 0;
+            tracer.kvmApic(vcpu.hostCpuId(), vcpu.vcpuId(), false, offset, value);
+            vcpu.vmcb.setRax(value & 0xFFFFFFFFL);
+        }
+    }
+
+    boolean decodeFaultingInstruction(Vcpu vcpu) {
+        return emulator.decode(vcpu.vmcb);
+    }
+
+    // ---- legacy injection -------------------------------------------------------------------------------
+
+    /** svm_interrupt_allowed: RFLAGS.IF and no interrupt shadow (GIF is always set for a guest here). */
+    boolean interruptAllowed(Vcpu vcpu) {
+        return vcpu.vmcb.interruptsEnabled() && !vcpu.vmcb.inInterruptShadow();
+    }
+
+    /**
+     * inject_pending_event (x86.c) with svm_inject_nmi / svm_set_irq / svm_enable_irq_window: NMI
+     * first, then the highest deliverable APIC interrupt through event_inj when the guest can take
+     * it now, else a V_IRQ interrupt window with the VINTR intercept. With AVIC active, interrupts
+     * are in the backing page and only NMIs are injected here.
+     */
+    void injectPendingEvent(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        if ((v.read32(EVENT_INJ) & EVTINJ_VALID) != 0) {
+            return; // an exception is already queued for this entry
+        }
+        if (vcpu.lapic.takeNmi()) {
+            vcpu.nmiPending++;
+        }
+        if (vcpu.nmiPending > 0) {
+            if (!vcpu.nmiMasked) {
+                vcpu.nmiPending--;
+                vcpu.nmiMasked = true;
+                v.write32(EVENT_INJ, 2 | EVTINJ_TYPE_NMI | EVTINJ_VALID);
+                v.setIntercept(INTERCEPT_MISC1, INTERCEPT_IRET);
+                vcpu.stats.nmiInjections++;
+                vcpu.charge(costs.get(Cost.KVM_INJECT_IRQ));
+                return;
+            }
+        }
+        if (avic.isActive(vcpu)) {
+            return;
+        }
+        int vector = vcpu.lapic.hasInterrupt();
+        if (vector >= 0) {
+            if (interruptAllowed(vcpu)) {
+                vector = vcpu.lapic.getInterrupt();
+                v.write32(EVENT_INJ, vector | EVTINJ_TYPE_INTR | EVTINJ_VALID);
+                tracer.kvmInjVirq(vcpu.hostCpuId(), vcpu.vcpuId(), vector, false, false);
+                vcpu.stats.irqInjections++;
+                vcpu.charge(costs.get(Cost.KVM_INJECT_IRQ));
+                vector = vcpu.lapic.hasInterrupt();
+            }
+            if (vector >= 0) {
+                enableIrqWindow(vcpu);
+            }
+        }
+        updateCr8Intercept(vcpu);
+    }
+
+    /** svm_enable_irq_window: a dummy V_IRQ (vector 0, priority 0xF, ignore TPR) with the VINTR intercept. */
+    private void enableIrqWindow(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        v.write32(INT_VECTOR, 0);
+        v.updateIntCtl(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK,
+                V_IRQ_MASK | (0xF << V_INTR_PRIO_SHIFT) | V_IGN_TPR_MASK);
+        v.setIntercept(INTERCEPT_MISC1, INTERCEPT_VINTR);
+    }
+
+    /**
+     * svm_update_cr8_intercept: intercept CR8 writes only while an interrupt waits behind the TPR, so
+     * that lowering the TPR exits and lets KVM inject it. Not done with AVIC (series item 10).
+     */
+    void updateCr8Intercept(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        if (avic.isActive(vcpu)) {
+            return;
+        }
+        v.clearIntercept(INTERCEPT_CR, INTERCEPT_CR8_WRITE);
+        int irr = vcpu.lapic.highestIrr();
+        if (irr < 0) {
+            return;
+        }
+        if ((vcpu.lapic.tpr() >>> 4) >= (irr >>> 4)) {
+            v.setIntercept(INTERCEPT_CR, INTERCEPT_CR8_WRITE);
+        }
+    }
+
+    /** sync_lapic_to_cr8: V_TPR = TPR[7:4] before entry (legacy only; AVIC keeps TPR in the page). */
+    void syncLapicToCr8(Vcpu vcpu) {
+        if (avic.isActive(vcpu)) {
+            return;
+        }
+        vcpu.vmcb.updateIntCtl(V_TPR_MASK, vcpu.lapic.tpr() >>> 4);
+    }
+
+    /** sync_cr8_to_lapic: the guest's CR8 writes that did not exit are in V_TPR. */
+    void syncCr8ToLapic(Vcpu vcpu) {
+        if (!vcpu.vmcb.isInterceptSet(INTERCEPT_CR, INTERCEPT_CR8_WRITE)) {
+            int vtpr = vcpu.vmcb.vTpr();
+            if ((vcpu.lapic.tpr() >>> 4) != vtpr) {
+                vcpu.lapic.setCr8(vtpr);
+            }
+        }
+    }
+
+    // ---- the series' hooks -----------------------------------------------------------------------------
+
+    /** svm_vcpu_load (and, with AVIC, avic_vcpu_load). */
+    void vcpuLoad(Vcpu vcpu, HostCpu cpu) {
+        if (avic.isActive(vcpu)) {
+            avic.vcpuLoad(vcpu, cpu, vcpu.avicIsRunning);
+        }
+    }
+
+    /** svm_vcpu_put (and avic_vcpu_put). */
+    void vcpuPut(Vcpu vcpu) {
+        if (avic.isActive(vcpu)) {
+            avic.vcpuPut(vcpu);
+        }
+    }
+
+    /** kvm_arch_vcpu_blocking -> svm_vcpu_blocking (series only); returns its cost. */
+    long vcpuBlocking(Vcpu vcpu) {
+        if (kvm.variant() == KvmVariant.VANILLA) {
+            return 0;
+        }
+        if (avic.isActive(vcpu)) {
+            avic.setRunning(vcpu, false);
+        }
+        return costs.get(Cost.KVM_HOOK_CALL);
+    }
+
+    /** kvm_arch_vcpu_unblocking -> svm_vcpu_unblocking (series only); returns its cost. */
+    long vcpuUnblocking(Vcpu vcpu) {
+        if (kvm.variant() == KvmVariant.VANILLA) {
+            return 0;
+        }
+        if (avic.isActive(vcpu)) {
+            avic.setRunning(vcpu, true);
+        }
+        return costs.get(Cost.KVM_HOOK_CALL);
+    }
+
+    /** The deliver_posted_interrupt hook: svm_deliver_avic_intr when AVIC is active. */
+    boolean deliverAvicIntr(Vcpu vcpu, int vector) {
+        if (!avic.isActive(vcpu)) {
+            return false;
+        }
+        avic.deliverAvicIntr(vcpu, vector);
+        return true;
+    }
+}

@@ -1,0 +1,182 @@
+package dev.javic.kvm;
+
+import dev.javic.hw.GuestProgram;
+import dev.javic.hw.NestedPageTable;
+import dev.javic.kvm.lapic.ApicIrq;
+import dev.javic.kvm.lapic.IrqDelivery;
+import dev.javic.kvm.lapic.LocalApic;
+import dev.javic.sim.Cost;
+
+import java.util.List;
+
+/**
+ * A VM (struct kvm): its vCPUs, guest memory (one RAM slot from guest physical 0, mapped through
+ * nested paging), the interrupt routing between its local APICs, and — when AVIC is active — the
+ * per-VM AVIC data (series item 4) created by the VM init hook and freed by the uninit hook.
+ */
+public final class Vm {
+    private final Kvm kvm;
+    private final int asid;
+    private final int pidBase;
+    private final NestedPageTable npt = new NestedPageTable();
+    private final long nptRoot;
+    private final long ramBytes;
+    private final long ramHpa;
+    private final boolean avicActive;
+    private final List<String> avicInactiveReasons;
+    private Vcpu[] vcpus = new Vcpu[0];
+    private LocalApic[] apics = new LocalApic[0];
+
+    long avicPhysicalTable;
+    long avicLogicalTable;
+    long apicAccessPage;
+    int avicVmId;
+
+    Vm(Kvm kvm, int asid, long ramBytes, List<String> avicInactiveReasons) {
+        this.kvm = kvm;
+        this.asid = asid;
+        this.pidBase = 1000 * asid;
+        this.ramBytes = ramBytes;
+        this.nptRoot = kvm.pages().allocatePage();
+        this.ramHpa = kvm.pages().allocateContiguous((int) (ramBytes >>> 12));
+        npt.map(0, ramBytes, ramHpa);
+        kvm.machine().registerNestedPageTable(nptRoot, npt);
+        this.avicInactiveReasons = List.copyOf(avicInactiveReasons);
+        this.avicActive = avicInactiveReasons.isEmpty();
+    }
+
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    int asid() {
+        return asid;
+    }
+
+    int pidBase() {
+        return pidBase;
+    }
+
+    NestedPageTable npt() {
+        return npt;
+    }
+
+    long nptRoot() {
+        return nptRoot;
+    }
+
+    public long ramBytes() {
+        return ramBytes;
+    }
+
+    /** Host physical address of guest physical address 0. */
+    public long ramHostPhysical() {
+        return ramHpa;
+    }
+
+    /** Whether AVIC is active for this VM (kvm_vcpu_apicv_active for all its vCPUs). */
+    public boolean avicActive() {
+        return avicActive;
+    }
+
+    /** Why AVIC is not active, in words; empty when it is. */
+    public List<String> avicInactiveReasons() {
+        return avicInactiveReasons;
+    }
+
+    public long avicPhysicalTable() {
+        return avicPhysicalTable;
+    }
+
+    public long avicLogicalTable() {
+        return avicLogicalTable;
+    }
+
+    public int avicVmId() {
+        return avicVmId;
+    }
+
+    public List<Vcpu> vcpus() {
+        return List.of(vcpus);
+    }
+
+    public Vcpu vcpu(int id) {
+        return vcpus[id];
+    }
+
+    public int vcpuCount() {
+        return vcpus.length;
+    }
+
+    /**
+     * KVM_CREATE_VCPU: a vCPU with its VMCB, MSR permission map and APIC register page (which is also
+     * its AVIC backing page), pinned to host CPU {@code affinity} (or -1 for any).
+     */
+    public Vcpu createVcpu(int affinity, GuestProgram program) {
+        int id = vcpus.length;
+        long vmcbPa = kvm.pages().allocatePage();
+        long apicPage = kvm.pages().allocatePage();
+        long msrpm = kvm.pages().allocateContiguous(2);
+        for (long a = msrpm; a < msrpm + 0x2000; a += 4) {
+            kvm.machine().memory().write32(a, -1); // intercept every MSR (KVM then opens a few it passes through)
+        }
+        Vcpu vcpu = new Vcpu(this, id, affinity, vmcbPa, apicPage, program);
+        vcpus = java.util.Arrays.copyOf(vcpus, id + 1);
+        vcpus[id] = vcpu;
+        apics = java.util.Arrays.copyOf(apics, id + 1);
+        apics[id] = vcpu.lapic;
+        vcpu.lapic.reset();
+        if (avicActive) {
+            kvm.svm().avic().initVcpu(vcpu);
+        }
+        kvm.svm().initVmcb(vcpu, msrpm);
+        recalculateApicMap();
+        return vcpu;
+    }
+
+    /** Starts every vCPU thread (the VMM's KVM_RUN on each). */
+    public void start() {
+        for (Vcpu v : vcpus) {
+            kvm.scheduler().start(v);
+        }
+    }
+
+    /**
+     * kvm_recalculate_apic_map. Delivery walks the APICs and asks each {@link LocalApic#matchDest}, so
+     * there is no map to rebuild; the method stays as the one place ID / LDR / DFR changes land.
+     */
+    void recalculateApicMap() {
+    }
+
+    /** kvm_irq_delivery_to_apic for an IPI from {@code source}'s APIC (from an ICR write). */
+    void deliverIrq(Vcpu sender, LocalApic source, ApicIrq irq) {
+        kvm.machine().tracer().kvmApicIpi(sender.hostCpuId(), sender.vcpuId(), irqIcrLow(irq), irq.destId);
+        int delivered = IrqDelivery.irqDeliveryToApic(source, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER);
+        kvm.chargeCurrent(Math.max(delivered, 1) * kvm.costs().get(Cost.KVM_IPI_PER_TARGET));
+    }
+
+    /** A device or host interrupt into {@code vcpu}'s APIC (e.g. from an irqfd), from host context. */
+    public void injectDeviceIrq(int vcpuId, int vector) {
+        ApicIrq irq = new ApicIrq().set(vector, 0, false, false, false, 0, vcpus[vcpuId].lapic.apicId());
+        kvm.runInHostContext(() -> IrqDelivery.irqDeliveryToApic(null, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER));
+    }
+
+    private static int irqIcrLow(ApicIrq irq) {
+        return irq.vector | (irq.deliveryMode << 8) | (irq.logicalDestination ? 1 << 11 : 0)
+                | (irq.levelAssert ? 1 << 14 : 0) | (irq.levelTriggered ? 1 << 15 : 0) | (irq.shorthand << 18);
+    }
+
+    /** KVM_DESTROY_VM: the uninit hook frees the AVIC data. */
+    public void destroy() {
+        if (avicActive && kvm.variant() == KvmVariant.AVIC_SERIES) {
+            kvm.svm().avic().vmDestroy(this);
+        }
+        kvm.machine().unregisterNestedPageTable(nptRoot);
+    }
+
+    void vmInitHook() {
+        if (avicActive) {
+            kvm.svm().avic().vmInit(this);
+        }
+    }
+}

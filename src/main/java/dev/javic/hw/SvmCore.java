@@ -206,7 +206,7 @@ public final class SvmCore {
     private void enterGuest() {
         mode = Mode.GUEST;
         retireOrReplayInFlightOp();
-        pauseFilterCount = vmcb.read32(PAUSE_FILTER_COUNT) & 0xFFFF;
+        pauseFilterCount = vmcb.read32(PAUSE_FILTER_THRESHOLD) >>> 16; // u16 pause_filter_count at 0x03E
         if (vmcb.isAvicEnabled()) {
             avic.evaluatePending();
         }
@@ -316,6 +316,7 @@ public final class SvmCore {
             guest.workRemaining = 0;
             guest.opInFlight = false;
             guest.rip += OpKind.WORK.length();
+            endInterruptShadow();
         }
         if (pendingNmi && vmcb.isInterceptSet(INTERCEPT_MISC1, INTERCEPT_NMI)) {
             vmexit(SvmExit.NMI, 0, 0);
@@ -416,6 +417,8 @@ public final class SvmCore {
     }
 
     private void startWork() {
+        // WORK is a stretch of instructions: an STI shadow ends with the first of them.
+        endInterruptShadow();
         working = true;
         workEnd = sim.now() + guest.workRemaining;
         sim.schedule(boundary, workEnd);
@@ -425,10 +428,17 @@ public final class SvmCore {
     private void retire(long cycles) {
         guest.rip += guest.op.kind.length();
         guest.opInFlight = false;
-        if (vmcb.inInterruptShadow() && guest.op.kind != OpKind.STI) {
-            vmcb.write32(INT_STATE, vmcb.read32(INT_STATE) & ~INT_STATE_SHADOW_MASK);
+        if (guest.op.kind != OpKind.STI) {
+            endInterruptShadow();
         }
         sim.scheduleAfter(boundary, cycles);
+    }
+
+    /** The STI shadow covers exactly one instruction after STI. */
+    private void endInterruptShadow() {
+        if (vmcb.inInterruptShadow()) {
+            vmcb.write32(INT_STATE, vmcb.read32(INT_STATE) & ~INT_STATE_SHADOW_MASK);
+        }
     }
 
     private void execute(Operation op) {
@@ -646,6 +656,7 @@ public final class SvmCore {
     void retireForTrap() {
         guest.rip += guest.op.kind.length();
         guest.opInFlight = false;
+        endInterruptShadow();
     }
 
     /** An accelerated TPR write keeps V_TPR equal to TPR[7:4], as a CR8 write does. */

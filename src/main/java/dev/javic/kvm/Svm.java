@@ -117,9 +117,13 @@ final class Svm {
         }
     }
 
-    /** kvm_skip_emulated_instruction with NRIPS: RIP = next_rip. */
+    /**
+     * skip_emulated_instruction with NRIPS: RIP = next_rip, and the instruction ends any STI / MOV SS
+     * interrupt shadow (svm_set_interrupt_shadow(vcpu, 0)).
+     */
     static void skipEmulatedInstruction(Vcpu vcpu) {
         vcpu.vmcb.setRip(vcpu.vmcb.read64(NEXT_RIP));
+        vcpu.vmcb.write32(INT_STATE, vcpu.vmcb.read32(INT_STATE) & ~INT_STATE_SHADOW_MASK);
     }
 
     private long intrInterception(Vcpu vcpu) {

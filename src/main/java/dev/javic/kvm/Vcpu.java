@@ -389,6 +389,17 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
     }
 
     @Override
+    public void tracepointAcceptIrq(int apicId, int deliveryMode, boolean levelTriggered, int vector) {
+        int cpu = kvm.currentCpu();
+        tracer.kvmApicAcceptIrq(cpu < 0 ? hostCpuId() : cpu, apicId, deliveryMode, levelTriggered, vector);
+    }
+
+    @Override
+    public void tracepointEoi(int apicId, int vector) {
+        tracer.kvmEoi(hostCpuId(), apicId, vector);
+    }
+
+    @Override
     public void apicMapChanged(LocalApic apic) {
         vm.recalculateApicMap();
     }

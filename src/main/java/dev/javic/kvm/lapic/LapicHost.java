@@ -34,4 +34,12 @@ public interface LapicHost {
 
     /** The APIC ID, LDR, DFR or software-enable state changed: the VM's APIC map must be recalculated. */
     void apicMapChanged(LocalApic apic);
+
+    /** Tracepoint kvm_apic_accept_irq: a fixed or lowest-priority interrupt was accepted into IRR. */
+    default void tracepointAcceptIrq(int apicId, int deliveryMode, boolean levelTriggered, int vector) {
+    }
+
+    /** Tracepoint kvm_eoi: an EOI retired {@code vector} from ISR. */
+    default void tracepointEoi(int apicId, int vector) {
+    }
 }

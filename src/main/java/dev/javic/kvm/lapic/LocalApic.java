@@ -358,9 +358,9 @@ public final class LocalApic {
         switch (irq.deliveryMode) {
             case DM_LOWEST:
                 arbPrioCounter++; // lapic.c counts lowest-priority offers for kvm_apic_compare_prio
-                return acceptFixed(vector, level, assertLevel);
+                return acceptFixed(DM_LOWEST, vector, level, assertLevel);
             case DM_FIXED:
-                return acceptFixed(vector, level, assertLevel);
+                return acceptFixed(DM_FIXED, vector, level, assertLevel);
             case DM_NMI:
                 queueNmi();
                 host.requestEventAndKick();
@@ -384,7 +384,7 @@ public final class LocalApic {
         }
     }
 
-    private boolean acceptFixed(int vector, boolean level, boolean assertLevel) {
+    private boolean acceptFixed(int deliveryMode, int vector, boolean level, boolean assertLevel) {
         if (level && !assertLevel) {
             return false; // lapic.c: a level de-assert of a fixed interrupt carries nothing
         }
@@ -402,6 +402,7 @@ public final class LocalApic {
         } else {
             mem.getAndAnd32(tmrPa, ~vectorBit(vector));
         }
+        host.tracepointAcceptIrq(apicId(), deliveryMode, level, vector);
         if (!host.deliverPostedInterrupt(vector)) {
             setIrr(vector);
             host.requestEventAndKick();
@@ -701,6 +702,7 @@ public final class LocalApic {
         }
         mem.getAndAnd32(pa(vectorWordOffset(ISR, vector)), ~vectorBit(vector));
         ppr();
+        host.tracepointEoi(apicId(), vector);
         if (isTmrSet(vector)) {
             eoiLevelVector = vector;
         }

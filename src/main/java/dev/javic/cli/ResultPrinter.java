@@ -11,6 +11,9 @@ final class ResultPrinter {
     private ResultPrinter() {
     }
 
+    /** Lists longer than this are cut in the text report (--json has everything). */
+    private static final int SHOWN = 16;
+
     static void print(PrintStream out, ScenarioResult r) {
         out.printf("scenario %s on %s (seed %d, costs %s): %s simulated, %d events%n", r.scenario(), r.system(),
                 r.seed(), r.costModel(), micros(r.simulatedNs()), r.events());
@@ -21,13 +24,17 @@ final class ResultPrinter {
             if (v.interrupts().isEmpty()) {
                 out.println("  interrupts: none");
             } else {
-                out.println("  interrupts: " + v.interrupts().stream()
+                int n = v.interrupts().size();
+                String shown = v.interrupts().stream().limit(SHOWN)
                         .map(i -> String.format("0x%02x @ %s", i.vector(), micros(i.timeNs())))
-                        .collect(Collectors.joining(", ")));
+                        .collect(Collectors.joining(", "));
+                out.println("  interrupts: " + (n > SHOWN ? n + " in all, the first " + SHOWN + ": " : "") + shown);
             }
             if (!v.reads().isEmpty()) {
-                out.println("  reads: " + v.reads().stream()
-                        .map(x -> x.label() + "=0x" + Long.toHexString(x.value())).collect(Collectors.joining(", ")));
+                int n = v.reads().size();
+                out.println("  reads: " + (n > SHOWN ? n + " in all, the first " + SHOWN + ": " : "") + v.reads().stream()
+                        .limit(SHOWN).map(x -> x.label() + "=0x" + Long.toHexString(x.value()))
+                        .collect(Collectors.joining(", ")));
             }
             if (!v.faults().isEmpty()) {
                 out.println("  faults: " + v.faults().stream()

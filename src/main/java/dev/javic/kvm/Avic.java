@@ -195,7 +195,9 @@ final class Avic {
         switch (cause) {
             case IPI_FAILURE_TARGET_NOT_RUNNING -> {
                 irq.fromIcr(icrLow, icrHigh);
-                for (Vcpu target : vcpu.vm().vcpus()) {
+                Vm vm = vcpu.vm();
+                for (int i = 0; i < vm.vcpuCount(); i++) {
+                    Vcpu target = vm.vcpu(i);
                     if (target.lapic.matchDest(vcpu.lapic, irq.shorthand, irq.destId, irq.logicalDestination)) {
                         target.kick(vcpu.hostCpuId());
                         target.stats.avicWakeups++;

@@ -146,6 +146,17 @@ public final class Kvm {
         }
     }
 
+    /** Switches to host context (no vCPU is charged); returns the context to restore. */
+    Vcpu enterHostContext() {
+        Vcpu saved = current;
+        current = null;
+        return saved;
+    }
+
+    void restoreContext(Vcpu saved) {
+        current = saved;
+    }
+
     void runInHostContext(Runnable r) {
         Vcpu saved = current;
         current = null;

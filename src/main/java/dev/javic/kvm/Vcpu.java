@@ -367,7 +367,9 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
             // The host timer interrupt hits the CPU the vCPU runs on; in guest mode that exits (INTR).
             core().raiseInterrupt(HostCpu.LOCAL_TIMER_VECTOR);
         } else {
-            kvm.runInHostContext(() -> wakeUp(-1));
+            Vcpu saved = kvm.enterHostContext();
+            wakeUp(-1);
+            kvm.restoreContext(saved);
         }
     }
 

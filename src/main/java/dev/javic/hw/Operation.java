@@ -21,6 +21,14 @@ public final class Operation {
     /** The vector of the exception the operation raised (e.g. 13 for #GP), or -1. */
     public int fault = -1;
 
+    /**
+     * {@code value} of an IRET that returns to a different context: a guest kernel that reschedules on
+     * the interrupt-return path (Linux's preemption at IRQ exit) saves the interrupted task's state and
+     * continues with another. The CPU pops the frame and restores RFLAGS but does not resume the
+     * interrupted WORK; its remaining cycles are left in {@link #result} for the kernel to save.
+     */
+    public static final long IRET_TO_NEW_CONTEXT = 1;
+
     public Operation work(long cycles) {
         return set(OpKind.WORK, 0, cycles);
     }

@@ -495,14 +495,23 @@ public final class SvmCore {
             vmexit(SvmExit.IRET, 0, 0);
             return;
         }
+        boolean switchContext = guest.op.value == Operation.IRET_TO_NEW_CONTEXT;
         long rflags = guest.popFrame();
         if (rflags < 0) {
             raiseException(13); // IRET with no frame: the stack holds garbage; #GP
             return;
         }
         vmcb.setRflags(rflags);
-        // popFrame restored RIP and any WORK in progress; that work continues at the next boundary.
-        if (!guest.opInFlight) {
+        if (switchContext) {
+            // The guest kernel switched tasks on the interrupt-return path: the interrupted computation
+            // (its saved user context) is handed back to the kernel instead of resumed.
+            long remaining = guest.opInFlight && guest.op.kind == OpKind.WORK ? guest.workRemaining : 0;
+            guest.opInFlight = false;
+            guest.workRemaining = 0;
+            guest.op.clearResult();
+            guest.op.result = remaining;
+        } else if (!guest.opInFlight) {
+            // popFrame restored RIP and any WORK in progress; that work continues at the next boundary.
             guest.workRemaining = 0;
         }
         sim.scheduleAfter(boundary, iretCycles);

@@ -370,9 +370,13 @@ final class Svm {
         if ((v.read32(EVENT_INJ) & EVTINJ_VALID) != 0) {
             return; // an exception is already queued for this entry
         }
-        if (vcpu.lapic.takeNmi()) {
+        // process_nmi (x86.c): every queued NMI moves to nmi_pending, which then keeps at most one NMI
+        // behind the one in progress: limit 2 when none is in progress, 1 while the guest is in its NMI
+        // handler (HF_NMI_MASK), since x86 has one NMI running and one latched (SDM vol. 3 §6.7.1).
+        while (vcpu.lapic.takeNmi()) {
             vcpu.nmiPending++;
         }
+        vcpu.nmiPending = Math.min(vcpu.nmiPending, vcpu.nmiMasked ? 1 : 2);
         if (vcpu.nmiPending > 0) {
             if (!vcpu.nmiMasked) {
                 vcpu.nmiPending--;

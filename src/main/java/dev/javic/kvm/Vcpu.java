@@ -277,6 +277,11 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
         if (timerPending || lapic.pendingEvents()) {
             return true;
         }
+        // kvm_vcpu_has_events: a queued NMI (nmi_queued) wakes a halted vCPU whatever RFLAGS.IF says, as
+        // does an NMI waiting for injection that the guest can take (SDM vol. 3 §8.4/HLT: NMI resumes).
+        if (lapic.nmiPending() || nmiPending > 0 && !nmiMasked) {
+            return true;
+        }
         if (mpState == MpState.INIT_RECEIVED) {
             return false;
         }

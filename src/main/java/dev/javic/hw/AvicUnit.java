@@ -342,8 +342,18 @@ final class AvicUnit {
         return deliverLogicalBits(logTable, physTable, maxIndex, clusterBase, bits, vector, mda == 0xFF && flat);
     }
 
+    /** Delivers to each logical entry named by {@code bits}; records the first not-running entry's logical index. */
     private int deliverLogicalBits(long logTable, long physTable, int maxIndex, int base, int bits, int vector,
                                    boolean broadcast) {
+        if (!broadcast) {
+            // AVIC "falls over if _any_ targets are invalid ... and VM-Exits before sending IPIs to targets
+            // that _are_ valid" (Linux commit "KVM: SVM: Process ICR on AVIC IPI delivery failure due to
+            // invalid target", 2023, which therefore emulates the whole IPI): check every entry first.
+            int failure = checkLogicalBits(logTable, physTable, maxIndex, base, bits);
+            if (failure != 0) {
+                return failure;
+            }
+        }
         while (bits != 0) {
             int bit = Integer.numberOfTrailingZeros(bits);
             bits &= bits - 1;
@@ -364,7 +374,29 @@ final class AvicUnit {
                 return (IPI_FAILURE_INVALID_BACKING_PAGE << 16) | index;
             }
             if (r == TARGET_NOT_RUNNING && lastLogicalNotRunning < 0) {
-                lastLogicalNotRunning = guestId;
+                // For a logical destination EXITINFO2's index is the logical table index, not the guest
+                // physical APIC ID: KVM's avic_kick_target_vcpus_fast reads avic_logical_id_table[index]
+                // ("For xAPIC logical mode, the index is for logical APIC table", AMD, Linux 5.x avic.c).
+                lastLogicalNotRunning = index;
+            }
+        }
+        return 0;
+    }
+
+    /** The first entry named by {@code bits} that cannot be delivered to, as (cause << 16 | index), or 0. */
+    private int checkLogicalBits(long logTable, long physTable, int maxIndex, int base, int bits) {
+        while (bits != 0) {
+            int index = base + Integer.numberOfTrailingZeros(bits);
+            bits &= bits - 1;
+            int entry = mem.read32Volatile(logTable + (long) index * LOGICAL_ENTRY_BYTES);
+            int guestId = entry & LOGICAL_GUEST_PHYSICAL_ID_MASK;
+            long physical = guestId > maxIndex ? 0 : mem.read64Volatile(physTable + (long) guestId * PHYSICAL_ENTRY_BYTES);
+            if ((entry & LOGICAL_VALID) == 0 || (physical & PHYSICAL_VALID) == 0) {
+                return (IPI_FAILURE_INVALID_TARGET << 16) | index;
+            }
+            long targetPage = physical & PHYSICAL_BACKING_PAGE_MASK;
+            if (targetPage == 0 || !mem.contains(targetPage)) {
+                return (IPI_FAILURE_INVALID_BACKING_PAGE << 16) | index;
             }
         }
         return 0;

@@ -173,7 +173,8 @@ final class Avic {
      * avic_incomplete_ipi_interception (series item 7). EXITINFO1 = ICR high:low, EXITINFO2 = cause in
      * 63:32 and the table index in 7:0. The ICR write already retired (trap-like).
      * <ul>
-     * <li>TARGET_NOT_RUNNING: the hardware set the IRR bits already; kick every vCPU the ICR names.
+     * <li>TARGET_NOT_RUNNING: the hardware set the IRR bits already; wake every vCPU the ICR names that is
+     *     not running (kvm_vcpu_wake_up: no host IPI).
      * <li>INVALID_INT_TYPE (not fixed/edge: NMI, INIT, SIPI, lowest priority, level): emulate the ICR write
      *     through the software APIC, as KVM does by writing ICR2 and ICR with kvm_lapic_reg_write.
      * <li>INVALID_TARGET: the 2016 series only logged it; later KVM emulates the IPI in software so that
@@ -194,12 +195,17 @@ final class Avic {
         vcpu.stats.ipisSent++;
         switch (cause) {
             case IPI_FAILURE_TARGET_NOT_RUNNING -> {
+                // svm.c (2016): "if (m && !avic_vcpu_is_running(vcpu)) kvm_vcpu_wake_up(vcpu);". A wake-up,
+                // not a kick (series item 13): targets that were running got the doorbell from the hardware,
+                // and one that entered the guest since then finds its IRR at VMRUN; a kick would send a
+                // needless host IPI to a running target and pull it out of the guest.
                 irq.fromIcr(icrLow, icrHigh);
                 Vm vm = vcpu.vm();
                 for (int i = 0; i < vm.vcpuCount(); i++) {
                     Vcpu target = vm.vcpu(i);
-                    if (target.lapic.matchDest(vcpu.lapic, irq.shorthand, irq.destId, irq.logicalDestination)) {
-                        target.kick(vcpu.hostCpuId());
+                    if (target.lapic.matchDest(vcpu.lapic, irq.shorthand, irq.destId, irq.logicalDestination)
+                            && !isRunningInTable(target)) {
+                        target.wakeUp(vcpu.hostCpuId());
                         target.stats.avicWakeups++;
                     }
                 }
@@ -238,7 +244,10 @@ final class Avic {
             vcpu.shutdown();
             return costs.get(Cost.KVM_AVIC_UNACCEL_FAULT);
         }
-        svm.emulateApicAccess(vcpu, offset | (int) (v.read64(EXIT_INFO_1) & 0xF));
+        // kvm_emulate_instruction performs the access at the address the instruction names. EXITINFO1
+        // carries only bits 11:4 of the offset, so an unaligned access at 0x84 would read as TPR (0x80);
+        // apic_mmio_read/write must see 0x84 to drop it as lapic.c does.
+        svm.emulateApicAccess(vcpu, (int) (svm.decodedAddress() & 0xFFF));
         Svm.skipEmulatedInstruction(vcpu);
         return costs.get(Cost.KVM_AVIC_UNACCEL_FAULT);
     }

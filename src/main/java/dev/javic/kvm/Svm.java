@@ -93,6 +93,11 @@ final class Svm {
         vcpu.vmcb.setRflags(0);
         vcpu.vmcb.write32(EVENT_INJ, 0);
         vcpu.vmcb.updateIntCtl(V_IRQ_MASK | V_TPR_MASK, 0);
+        // kvm_vcpu_reset clears nmi_pending / nmi_injected, and init_vmcb (svm_vcpu_reset) clears
+        // hflags (HF_NMI_MASK) and rebuilds the intercepts without IRET: NMIs are unblocked after INIT.
+        vcpu.nmiPending = 0;
+        vcpu.nmiMasked = false;
+        vcpu.vmcb.clearIntercept(INTERCEPT_MISC1, INTERCEPT_IRET);
     }
 
     /** SIPI: real mode at CS = vector << 8, IP = 0, i.e. linear address vector << 12. */
@@ -168,7 +173,9 @@ final class Svm {
         Vmcb v = vcpu.vmcb;
         int leaf = (int) v.rax();
         int subleaf = (int) vcpu.guest.gpr(GuestState.RCX);
-        boolean found = GuestCpuid.lookup(kvm.machine().cpuModel(), leaf, subleaf, vcpu.lapic.apicId(),
+        // CPUID.1:EBX[31:24] is the *initial* APIC ID (SDM vol. 2 CPUID; vol. 3 §10.4.6): the VMM's table
+        // gives the vCPU index, and a guest write to the APIC ID register does not change it.
+        boolean found = GuestCpuid.lookup(kvm.machine().cpuModel(), leaf, subleaf, vcpu.vcpuId(),
                 avic.isActive(vcpu), cpuidOut);
         v.setRax(cpuidOut[0] & 0xFFFFFFFFL);
         vcpu.guest.setGpr(GuestState.RBX, cpuidOut[1] & 0xFFFFFFFFL);
@@ -350,6 +357,11 @@ final class Svm {
 
     boolean decodeFaultingInstruction(Vcpu vcpu) {
         return emulator.decode(vcpu.vmcb);
+    }
+
+    /** The memory operand of the instruction {@link #decodeFaultingInstruction} decoded. */
+    long decodedAddress() {
+        return emulator.address;
     }
 
     // ---- legacy injection -------------------------------------------------------------------------------

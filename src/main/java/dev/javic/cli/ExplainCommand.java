@@ -23,9 +23,9 @@ final class ExplainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Scenario scenario = options.load();
-        List<SystemKind> systems = options.system == null ? List.of(SystemKind.values()) : List.of(options.system(scenario));
+        List<SystemKind> systems = options.systemsOrAll();
         for (SystemKind system : systems) {
-            ScenarioRunner runner = new ScenarioRunner(scenario).system(system).costs(options.costs(scenario)).build();
+            ScenarioRunner runner = options.runner(scenario, system).build();
             Kvm kvm = runner.kvm();
             Vm vm = runner.vm();
             System.out.printf("%s: kvm_amd avic=%d, CPU %s AVIC%n", system.label(), system.params().avic() ? 1 : 0,

@@ -6,18 +6,13 @@ import dev.javic.experiment.Expectations;
 import dev.javic.experiment.Scenario;
 import dev.javic.experiment.ScenarioResult;
 import dev.javic.experiment.ScenarioRunner;
-import dev.javic.trace.FtraceTextSink;
+import dev.javic.experiment.SystemKind;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,19 +29,19 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
 
-    @Option(names = "--trace", paramLabel = "OUT", description = "Write an ftrace-style trace of the run to OUT.")
-    Path trace;
+    @Mixin
+    TraceOptions traceOptions;
 
     @Option(names = "--dump-avic", description = "After the run, print the AVIC tables and each backing page's IRR/ISR/TPR.")
     boolean dumpAvic;
 
     @Override
     public Integer call() throws IOException {
+        traceOptions.format();
         Scenario scenario = options.load();
-        ScenarioRunner runner = options.runner(scenario);
-        if (trace != null) {
-            runner.trace(new FtraceTextSink(openTrace(trace), options.costs(scenario).tscHz(), scenario.vm().hostCpus()));
-        }
+        SystemKind system = options.system(scenario);
+        ScenarioRunner runner = options.runner(scenario, system);
+        runner.trace(traceOptions.open(scenario, system, options.costs(scenario)));
         ScenarioResult result = runner.run();
         List<String> diffs = Expectations.check(scenario, result);
         PrintStream out = System.out;
@@ -73,19 +68,5 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return diffs.isEmpty() ? 0 : 1;
-    }
-
-    private static BufferedWriter openTrace(Path path) {
-        try {
-            Path parent = path.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            return Files.newBufferedWriter(path, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UserErrors.UsageException("--trace: cannot write " + path + ": " + e.getMessage());
-        } catch (UncheckedIOException e) {
-            throw new UserErrors.UsageException("--trace: cannot write " + path);
-        }
     }
 }

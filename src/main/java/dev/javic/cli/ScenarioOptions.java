@@ -9,15 +9,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** The options every command that runs a scenario file shares. */
 final class ScenarioOptions {
     @Parameters(index = "0", paramLabel = "FILE", description = "Scenario file (YAML or JSON).")
     Path file;
 
-    @Option(names = "--system", paramLabel = "SYSTEM",
-            description = "vanilla, avic-off or avic-on (default: the scenario's vm.system).")
-    String system;
+    @Option(names = "--system", paramLabel = "SYSTEM", split = ",",
+            description = "vanilla, avic-off or avic-on (default: the scenario's vm.system). Commands that compare "
+                    + "systems (stat, explain) take several (repeat the option or separate with commas) or 'all'.")
+    List<String> systems;
 
     @Option(names = "--seed", paramLabel = "N", description = "Root seed (default: the scenario's vm.seed).")
     Long seed;
@@ -29,19 +32,54 @@ final class ScenarioOptions {
         return ScenarioLoader.load(file);
     }
 
+    /** The one system to run: --system if given, else the scenario's. */
     SystemKind system(Scenario s) {
-        if (system == null) {
+        if (systems == null || systems.isEmpty()) {
             return s.vm().system();
         }
-        try {
-            return SystemKind.parse(system);
-        } catch (IllegalArgumentException e) {
-            throw new UserErrors.UsageException("--system: " + e.getMessage());
+        List<SystemKind> chosen = parseSystems();
+        if (chosen.size() != 1) {
+            throw new UserErrors.UsageException("--system: this command runs one system, got " + String.join(", ", systems));
         }
+        return chosen.get(0);
+    }
+
+    /** The systems to compare: those given (in order, without repeats; 'all' is every one), else all three. */
+    List<SystemKind> systemsOrAll() {
+        if (systems == null || systems.isEmpty()) {
+            return List.of(SystemKind.values());
+        }
+        return parseSystems();
+    }
+
+    private List<SystemKind> parseSystems() {
+        List<SystemKind> out = new ArrayList<>();
+        for (String name : systems) {
+            List<SystemKind> named;
+            if (name.strip().equalsIgnoreCase("all")) {
+                named = List.of(SystemKind.values());
+            } else {
+                try {
+                    named = List.of(SystemKind.parse(name.strip()));
+                } catch (IllegalArgumentException e) {
+                    throw new UserErrors.UsageException("--system: " + e.getMessage() + " or all");
+                }
+            }
+            for (SystemKind k : named) {
+                if (!out.contains(k)) {
+                    out.add(k);
+                }
+            }
+        }
+        return out;
     }
 
     ScenarioRunner runner(Scenario s) {
-        ScenarioRunner r = new ScenarioRunner(s).system(system(s));
+        return runner(s, system(s));
+    }
+
+    ScenarioRunner runner(Scenario s, SystemKind system) {
+        ScenarioRunner r = new ScenarioRunner(s).system(system);
         if (seed != null) {
             r.seed(seed);
         }

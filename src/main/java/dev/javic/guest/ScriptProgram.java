@@ -34,6 +34,12 @@ public final class ScriptProgram implements GuestProgram {
     private GuestInsn issued;
     /** Second step of TSC_DEADLINE_AFTER pending (the TSC was read; write the deadline next). */
     private boolean deadlinePending;
+    /** The IA32_TSC_DEADLINE value to write in that second step (TSC read + the instruction's cycles). */
+    private long deadlineValue;
+    /** Per frame: the deadline write still owed by the code an interrupt interrupted (-1 = none). */
+    private final long[] frameDeadline = new long[MAX_DEPTH];
+    /** The vCPU's operation, as last passed to {@link #next}: the CPU leaves each outcome in it. */
+    private Operation lastOp;
 
     private int[] irqVectors = new int[16];
     private long[] irqTimes = new long[16];
@@ -53,6 +59,7 @@ public final class ScriptProgram implements GuestProgram {
         this.emptyHandler = GuestCode.builder().build();
         frameCounters = new long[MAX_DEPTH][];
         frameCode[0] = main;
+        Arrays.fill(frameDeadline, -1);
         depth = 1;
         this.maxLength = main.length();
     }
@@ -82,10 +89,11 @@ public final class ScriptProgram implements GuestProgram {
 
     @Override
     public void next(Operation op, long now) {
+        lastOp = op;
         recordOutcome(op, now);
         if (deadlinePending) {
             deadlinePending = false;
-            op.set(OpKind.WRMSR, GuestKernel.MSR_IA32_TSC_DEADLINE, op.result + issued.a());
+            op.set(OpKind.WRMSR, GuestKernel.MSR_IA32_TSC_DEADLINE, deadlineValue);
             return;
         }
         while (true) {
@@ -101,6 +109,11 @@ public final class ScriptProgram implements GuestProgram {
                 }
                 depth--; // the handler returns
                 issued = null;
+                if (frameDeadline[depth - 1] >= 0) {
+                    // The interrupted code had read the TSC for a deadline: it writes the MSR after the IRET.
+                    deadlinePending = true;
+                    deadlineValue = frameDeadline[depth - 1];
+                }
                 op.set(OpKind.IRET, 0, 0);
                 return;
             }
@@ -185,6 +198,7 @@ public final class ScriptProgram implements GuestProgram {
         }
         if (insn.code() == GuestInsn.Code.TSC_DEADLINE_AFTER && !deadlinePending && op.kind == OpKind.RDMSR) {
             deadlinePending = true;
+            deadlineValue = op.result + insn.a();
             return;
         }
         if (insn.label() != null && op.fault < 0) {
@@ -223,14 +237,23 @@ public final class ScriptProgram implements GuestProgram {
         if (depth == MAX_DEPTH) {
             throw new IllegalStateException("guest handler nesting deeper than " + MAX_DEPTH);
         }
+        // The operation issued last may have retired since the previous call to next(): completed by the
+        // hypervisor in an exit (an emulated APIC read), or faulted (an injected #GP). The CPU vectors
+        // before asking for the next operation, so its value or fault is recorded here, or it would be
+        // lost. (WORK cut short records nothing and resumes from the frame after the IRET.)
+        if (issued != null && lastOp != null) {
+            recordOutcome(lastOp, now);
+        }
+        frameDeadline[depth - 1] = deadlinePending ? deadlineValue : -1;
         GuestCode h = handlers[vector];
         if (h == null) {
             h = vector >= 32 && vector != GuestKernel.SPURIOUS_VECTOR ? eoiHandler : emptyHandler;
         }
         frameCode[depth] = h;
         framePc[depth] = 0;
+        frameDeadline[depth] = -1;
         depth++;
-        // The interrupted operation's outcome (if any) was already recorded; the handler starts clean.
+        // The handler starts clean; a deadline write owed by the interrupted code waits in its frame.
         issued = null;
         deadlinePending = false;
     }
@@ -240,6 +263,7 @@ public final class ScriptProgram implements GuestProgram {
         startups.add(new Observation("sipi", rip >>> 12, now));
         depth = 1;
         framePc[0] = 0;
+        frameDeadline[0] = -1;
         finished = false;
         issued = null;
         deadlinePending = false;

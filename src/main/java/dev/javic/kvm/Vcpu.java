@@ -161,6 +161,11 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
         if (mpState == MpState.SHUTDOWN) {
             return;
         }
+        // x86.c vcpu_block: after a wake-up, kvm_apic_accept_events runs before the mp_state check, so
+        // that a SIPI that woke a vCPU in INIT_RECEIVED makes it runnable (else it would block forever).
+        if (acceptApicEvents()) {
+            return;
+        }
         if (mpState != MpState.RUNNABLE) {
             vcpuBlock();
             return;
@@ -175,9 +180,6 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
         if (timerPending) {
             timerPending = false;
             lapic.timerExpired(); // kvm_inject_apic_timer_irqs
-        }
-        if (acceptApicEvents()) {
-            return;
         }
         requests &= ~REQ_EVENT;
         svm.injectPendingEvent(this);
@@ -277,13 +279,13 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
         if (timerPending || lapic.pendingEvents()) {
             return true;
         }
+        if (mpState == MpState.INIT_RECEIVED) {
+            return false; // wait-for-SIPI: only INIT and SIPI are recognised
+        }
         // kvm_vcpu_has_events: a queued NMI (nmi_queued) wakes a halted vCPU whatever RFLAGS.IF says, as
-        // does an NMI waiting for injection that the guest can take (SDM vol. 3 §8.4/HLT: NMI resumes).
+        // does an NMI waiting for injection that the guest can take (SDM vol. 3, HLT: an NMI resumes it).
         if (lapic.nmiPending() || nmiPending > 0 && !nmiMasked) {
             return true;
-        }
-        if (mpState == MpState.INIT_RECEIVED) {
-            return false;
         }
         if (mpState == MpState.RUNNABLE) {
             return true;

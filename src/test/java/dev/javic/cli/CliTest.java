@@ -1,5 +1,8 @@
 package dev.javic.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.javic.trace.TraceEventChecks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
@@ -7,9 +10,11 @@ import org.junit.jupiter.api.parallel.Isolated;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -136,5 +141,126 @@ class CliTest {
         Outcome o = javic("run", "examples/ipi-running.yaml", "--system", "avic-on", "--json", "--dump-avic");
         assertThat(o.code()).isZero();
         assertThat(o.out()).contains("\"exits\"").contains("\"avicActive\" : true").contains("\"physical_table\"");
+    }
+
+    // ---- observability: --trace-format, stat ------------------------------------------------------------
+
+    @Test
+    void perfettoTraceFromTheFormatOptionOrTheJsonExtension() throws IOException {
+        Path explicit = dir.resolve("t.trace");
+        Path inferred = dir.resolve("t.json");
+        assertThat(javic("run", "examples/ipi-running.yaml", "--system", "avic-off", "--trace", explicit.toString(),
+                "--trace-format", "perfetto").code()).isZero();
+        assertThat(javic("run", "examples/ipi-running.yaml", "--system", "avic-off", "--trace", inferred.toString()).code())
+                .isZero();
+        assertThat(Files.mismatch(explicit, inferred)).isEqualTo(-1L);
+        try (Reader r = Files.newBufferedReader(explicit)) {
+            TraceEventChecks.Summary s = TraceEventChecks.check(r);
+            assertThat(s.flows()).as("the IPI's arrow").isEqualTo(1);
+            assertThat(s.flowStartsByTid()).containsOnlyKeys(2000);   // vCPU 0 sends
+            assertThat(s.flowEndsByTid()).containsOnlyKeys(2001);     // vCPU 1's handler takes it
+        }
+        Path text = dir.resolve("t.txt");
+        assertThat(javic("run", "examples/ipi-running.yaml", "--trace", text.toString(), "--trace-format", "FTRACE").code())
+                .isZero();
+        assertThat(Files.readString(text)).startsWith("# tracer: nop");
+    }
+
+    @Test
+    void everyFtraceLineParsesOnEverySystem() throws IOException {
+        for (String system : new String[] {"vanilla", "avic-off", "avic-on"}) {
+            Path t = dir.resolve(system + ".txt");
+            assertThat(javic("run", "examples/ipi-storm.yaml", "--system", system, "--trace", t.toString()).code()).isZero();
+            List<String> lines = Files.readAllLines(t).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+            assertThat(lines).hasSizeGreaterThan(1000);
+            for (String line : lines) {
+                assertThat(TraceEventChecks.FTRACE_LINE.matcher(line).find()).as(line).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void sameScenarioAndSeedGiveByteIdenticalPerfettoTraces() throws IOException {
+        Path a = dir.resolve("a.json");
+        Path b = dir.resolve("b.json");
+        assertThat(javic("run", "examples/ipi-storm.yaml", "--seed", "3", "--trace", a.toString()).code()).isZero();
+        assertThat(javic("run", "examples/ipi-storm.yaml", "--seed", "3", "--trace", b.toString()).code()).isZero();
+        assertThat(Files.size(a)).isGreaterThan(100_000);
+        assertThat(Files.mismatch(a, b)).isEqualTo(-1L);
+    }
+
+    @Test
+    void badTraceOptionsAreOneLineExitTwo() {
+        assertOneLineError(javic("run", "examples/ipi-running.yaml", "--trace", dir.resolve("x").toString(),
+                "--trace-format", "ctf"), "--trace-format: unknown format 'ctf' (choose ftrace or perfetto)");
+        assertOneLineError(javic("run", "examples/ipi-running.yaml", "--trace-format", "perfetto"),
+                "--trace-format needs --trace OUT");
+        Path file = dir.resolve("plain-file");
+        assertThat(file.toFile().mkdirs() || Files.isDirectory(file)).isTrue();
+        assertOneLineError(javic("run", "examples/ipi-running.yaml", "--trace", file.toString()),
+                "--trace: cannot write " + file);
+        assertOneLineError(javic("stat", "examples/ipi-running.yaml", "--plot", file.toString()),
+                "--plot: cannot write " + file);
+    }
+
+    @Test
+    void statShowsPerfKvmStatTablesSideBySide() {
+        Outcome o = javic("stat", "examples/ipi-running.yaml");
+        assertThat(o.code()).as(o.err()).isZero();
+        assertThat(o.out()).contains("Analyze events for VM ipi-running on vanilla, all VCPUs")
+                .contains("Analyze events for VM ipi-running on avic-off, all VCPUs")
+                .contains("Analyze events for VM ipi-running on avic-on, all VCPUs")
+                .containsPattern("VM-EXIT +Samples +Samples% +Time% +Min Time +Max Time +Avg time")
+                .containsPattern("npf +5 +62\\.50% +[0-9.]+% +[0-9.]+us +[0-9.]+us +[0-9.]+us \\( \\+- +[0-9.]+% \\)")
+                .contains("Total Samples:8, Total events handled time:")
+                .contains("Total Samples:4, Total events handled time:")
+                .contains("Exits side by side")
+                .contains("avic-on takes 4 fewer exits than avic-off (4 vs 8)")
+                .containsPattern("IPIs delivered by the AVIC hardware \\(avic_ipi\\) +0 +0 +1")
+                .containsPattern("avic-on +ipi +1 +0\\.555");
+    }
+
+    @Test
+    void statForOneVcpuAndChosenSystems() {
+        Outcome o = javic("stat", "examples/ipi-running.yaml", "--system", "avic-on,avic-off", "--vcpu", "1");
+        assertThat(o.code()).as(o.err()).isZero();
+        assertThat(o.out()).contains("on avic-on, VCPU 1").contains("on avic-off, VCPU 1").doesNotContain("vanilla")
+                .contains("Total Samples:4, Total events handled time:")   // avic-off vCPU 1: interrupt, hlt, npf x2
+                .contains("target vCPU 1");
+        assertThat(o.out().indexOf("on avic-on,")).isLessThan(o.out().indexOf("on avic-off,"));
+        assertOneLineError(javic("stat", "examples/ipi-running.yaml", "--vcpu", "2"), "--vcpu: vCPU 2 out of range");
+        assertOneLineError(javic("stat", "examples/ipi-running.yaml", "--system", "avic-maybe"),
+                "unknown system 'avic-maybe'");
+        assertOneLineError(javic("run", "examples/ipi-running.yaml", "--system", "avic-on,avic-off"),
+                "--system: this command runs one system");
+    }
+
+    @Test
+    void statJsonTotalsEqualTheRunsExitsAndPlotIsAPng() throws IOException {
+        Path png = dir.resolve("plots/latency.png");
+        Outcome o = javic("stat", "examples/ipi-storm.yaml", "--system", "all", "--json", "--plot", png.toString());
+        assertThat(o.code()).as(o.err()).isZero();
+        JsonNode doc = new ObjectMapper().readTree(o.out());
+        assertThat(doc.get("systems")).hasSize(3);
+        for (JsonNode s : doc.get("systems")) {
+            Outcome run = javic("run", "examples/ipi-storm.yaml", "--system", s.get("system").asText(), "--json");
+            JsonNode result = new ObjectMapper().readTree(run.out()).get("result");
+            long exits = 0;
+            for (JsonNode v : result.get("vcpus")) {
+                exits += v.get("exitsTotal").asLong();
+            }
+            assertThat(s.get("exits").get("total").asLong()).as(s.get("system").asText()).isEqualTo(exits);
+            long byReason = 0;
+            for (JsonNode r : s.get("exits").get("by_reason")) {
+                byReason += r.get("samples").asLong();
+            }
+            assertThat(byReason).isEqualTo(exits);
+            JsonNode ipi = s.get("latency").get("ipi");
+            assertThat(ipi.get("count").asLong()).isGreaterThan(1900);
+            assertThat(ipi.get("p50_us").asDouble()).isPositive().isLessThanOrEqualTo(ipi.get("p90_us").asDouble());
+            assertThat(ipi.get("p99_9_us").asDouble()).isLessThanOrEqualTo(ipi.get("max_us").asDouble());
+        }
+        byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
+        assertThat(head).isEqualTo(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
     }
 }

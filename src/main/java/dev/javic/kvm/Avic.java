@@ -61,7 +61,7 @@ final class Avic {
 
     /** avic_vm_destroy. */
     void vmDestroy(Vm vm) {
-        vm.npt().unmap(APIC_DEFAULT_PHYS_BASE);
+        vm.npt().unmap(APIC_DEFAULT_PHYS_BASE); // no-op when an inhibit already removed it
         kvm.pages().freePage(vm.apicAccessPage);
         kvm.pages().freePage(vm.avicLogicalTable);
         kvm.pages().freePage(vm.avicPhysicalTable);
@@ -94,6 +94,23 @@ final class Avic {
         v.write64(AVIC_VAPIC_BAR, APIC_DEFAULT_PHYS_BASE & AVIC_VAPIC_BAR_MASK);
         v.updateIntCtl(AVIC_ENABLE_MASK, AVIC_ENABLE_MASK);
         v.clearIntercept(INTERCEPT_CR, INTERCEPT_CR8_WRITE);
+    }
+
+    /**
+     * avic_deactivate_vmcb: clear the enable bit and the vCPU's IsRunning, so that senders still running
+     * with AVIC exit (TARGET_NOT_RUNNING) and KVM delivers to this vCPU in software; CR8 writes are
+     * intercepted again as the legacy path needs (svm_update_cr8_intercept).
+     */
+    void deactivateVmcb(Vcpu vcpu) {
+        Vmcb v = vcpu.vmcb;
+        v.updateIntCtl(AVIC_ENABLE_MASK, 0);
+        long pa = physicalEntryPa(vcpu.vm(), vcpu.avicApicId);
+        long entry = mem.read64Volatile(pa);
+        if ((entry & PHYSICAL_IS_RUNNING) != 0) {
+            mem.write64Volatile(pa, entry & ~PHYSICAL_IS_RUNNING);
+            tracer.kvmAvicIsRunning(vcpu.hostCpuId(), vcpu.vcpuId(), false, (int) (entry & PHYSICAL_HOST_APIC_ID_MASK));
+        }
+        v.setIntercept(INTERCEPT_CR, INTERCEPT_CR8_WRITE);
     }
 
     private long physicalEntryPa(Vm vm, int index) {

@@ -280,7 +280,14 @@ final class Svm {
             if ((data & LocalApic.APIC_BASE_X2APIC_ENABLE) != 0 && !x2apicAllowed) {
                 return false;
             }
-            return apic.setApicBase(data);
+            if (!apic.setApicBase(data)) {
+                return false;
+            }
+            if (avic.isActive(vcpu) && (data & ~0xFFFL) != Avic.APIC_DEFAULT_PHYS_BASE) {
+                // kvm_lapic_set_base (Linux 5.x+): a relocated xAPIC cannot be served by AVIC.
+                vcpu.vm().setApicvInhibit(ApicvInhibit.APIC_BASE_MODIFIED, vcpu.hostCpuId());
+            }
+            return true;
         }
         if (msr == MSR_IA32_TSC_DEADLINE) {
             apic.setTscDeadline(data);
@@ -502,6 +509,18 @@ final class Svm {
             avic.setRunning(vcpu, true);
         }
         return costs.get(Cost.KVM_HOOK_CALL);
+    }
+
+    /**
+     * svm_refresh_apicv_exec_ctrl after KVM_REQ_APICV_UPDATE: a VMCB with AVIC enabled on a VM where it
+     * is now inhibited leaves AVIC; pending vectors are already in the APIC's IRR (the backing page is
+     * the register page), so legacy injection picks them up.
+     */
+    void refreshApicvExecCtrl(Vcpu vcpu) {
+        if (!avic.isActive(vcpu) && vcpu.vmcb.isAvicEnabled()) {
+            avic.deactivateVmcb(vcpu);
+            vcpu.requests |= Vcpu.REQ_EVENT;
+        }
     }
 
     /** The deliver_posted_interrupt hook: svm_deliver_avic_intr when AVIC is active. */

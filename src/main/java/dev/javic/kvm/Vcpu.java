@@ -39,6 +39,8 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
     public enum MpState { RUNNABLE, HALTED, INIT_RECEIVED, SHUTDOWN }
 
     static final int REQ_EVENT = 1;
+    /** KVM_REQ_APICV_UPDATE: AVIC was inhibited (or allowed) for the VM; refresh this vCPU's VMCB. */
+    static final int REQ_APICV_UPDATE = 2;
 
     private final Vm vm;
     private final int id;
@@ -177,6 +179,10 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
             return;
         }
         chargedCycles = 0;
+        if ((requests & REQ_APICV_UPDATE) != 0) {
+            requests &= ~REQ_APICV_UPDATE;
+            svm.refreshApicvExecCtrl(this);
+        }
         if (timerPending) {
             timerPending = false;
             lapic.timerExpired(); // kvm_inject_apic_timer_irqs

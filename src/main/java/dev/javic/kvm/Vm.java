@@ -22,8 +22,11 @@ public final class Vm {
     private final long nptRoot;
     private final long ramBytes;
     private final long ramHpa;
-    private final boolean avicActive;
-    private final List<String> avicInactiveReasons;
+    /** AVIC usable for this VM at all (host, module parameter, hypervisor); its data exists iff true. */
+    private final boolean avicSupported;
+    private final List<String> avicDisabledReasons;
+    /** kvm->arch.apicv_inhibit_reasons: bits of {@link ApicvInhibit}, set while the VM runs. */
+    private long apicvInhibits;
     private Vcpu[] vcpus = new Vcpu[0];
     private LocalApic[] apics = new LocalApic[0];
 
@@ -41,8 +44,8 @@ public final class Vm {
         this.ramHpa = kvm.pages().allocateContiguous((int) (ramBytes >>> 12));
         npt.map(0, ramBytes, ramHpa);
         kvm.machine().registerNestedPageTable(nptRoot, npt);
-        this.avicInactiveReasons = List.copyOf(avicInactiveReasons);
-        this.avicActive = avicInactiveReasons.isEmpty();
+        this.avicDisabledReasons = List.copyOf(avicInactiveReasons);
+        this.avicSupported = avicInactiveReasons.isEmpty();
     }
 
     public Kvm kvm() {
@@ -74,14 +77,46 @@ public final class Vm {
         return ramHpa;
     }
 
-    /** Whether AVIC is active for this VM (kvm_vcpu_apicv_active for all its vCPUs). */
+    /** Whether AVIC is active for this VM now (kvm_apicv_activated): supported and not inhibited. */
     public boolean avicActive() {
-        return avicActive;
+        return avicSupported && apicvInhibits == 0;
     }
 
-    /** Why AVIC is not active, in words; empty when it is. */
+    /** Why AVIC is not active, in words: why it is unavailable, then every inhibit set so far; empty when active. */
     public List<String> avicInactiveReasons() {
-        return avicInactiveReasons;
+        if (apicvInhibits == 0) {
+            return avicDisabledReasons;
+        }
+        List<String> reasons = new java.util.ArrayList<>(avicDisabledReasons);
+        for (ApicvInhibit i : ApicvInhibit.values()) {
+            if ((apicvInhibits & i.mask()) != 0) {
+                reasons.add(i.explanation());
+            }
+        }
+        return reasons;
+    }
+
+    /** The inhibit bits set so far (kvm->arch.apicv_inhibit_reasons). */
+    public long apicvInhibits() {
+        return apicvInhibits;
+    }
+
+    /**
+     * kvm_set_apicv_inhibit: the first time a reason is set on a VM using AVIC, every vCPU is asked to
+     * leave AVIC (KVM_REQ_APICV_UPDATE) and kicked so that it does so at its next entry.
+     */
+    void setApicvInhibit(ApicvInhibit reason, int cpu) {
+        if (!avicSupported || (apicvInhibits & reason.mask()) != 0) {
+            return;
+        }
+        apicvInhibits |= reason.mask();
+        // __kvm_set_or_clear_apicv_inhibit zaps the APIC access page: accesses there now reach KVM as MMIO.
+        npt.unmap(Avic.APIC_DEFAULT_PHYS_BASE);
+        kvm.machine().tracer().kvmApicvInhibitChanged(cpu, true, reason.reason(), apicvInhibits);
+        for (Vcpu v : vcpus) {
+            v.requests |= Vcpu.REQ_APICV_UPDATE;
+            v.kick(cpu);
+        }
     }
 
     public long avicPhysicalTable() {
@@ -126,7 +161,7 @@ public final class Vm {
         apics = java.util.Arrays.copyOf(apics, id + 1);
         apics[id] = vcpu.lapic;
         vcpu.lapic.reset();
-        if (avicActive) {
+        if (avicSupported) {
             kvm.svm().avic().initVcpu(vcpu);
         }
         kvm.svm().initVmcb(vcpu, msrpm);
@@ -168,14 +203,14 @@ public final class Vm {
 
     /** KVM_DESTROY_VM: the uninit hook frees the AVIC data. */
     public void destroy() {
-        if (avicActive && kvm.variant() == KvmVariant.AVIC_SERIES) {
+        if (avicSupported && kvm.variant() == KvmVariant.AVIC_SERIES) {
             kvm.svm().avic().vmDestroy(this);
         }
         kvm.machine().unregisterNestedPageTable(nptRoot);
     }
 
     void vmInitHook() {
-        if (avicActive) {
+        if (avicSupported) {
             kvm.svm().avic().vmInit(this);
         }
     }

@@ -331,6 +331,33 @@ public final class FtraceTextSink implements TraceSink {
         end();
     }
 
+    /** enum kvm_apicv_inhibit names in bit order (arch/x86/include/asm/kvm_host.h, Linux 6.x). */
+    private static final String[] APICV_INHIBIT_NAMES = {"DISABLED", "HYPERV", "ABSENT", "BLOCKIRQ",
+        "PHYSICAL_ID_ALIASED", "APIC_ID_MODIFIED", "APIC_BASE_MODIFIED", "NESTED", "IRQWIN", "PIT_REINJ", "SEV",
+        "LOGICAL_ID_ALIASED", "PHYSICAL_ID_TOO_BIG"};
+
+    @Override
+    public void kvmApicvInhibitChanged(long time, int cpu, boolean set, int reason, long inhibits) {
+        // trace.h: "%s reason=%u, inhibits=0x%lx %s" with __print_flags(inhibits, "|", APICV_INHIBIT_REASONS)
+        StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_apicv_inhibit_changed");
+        b.append(set ? "set reason=" : "cleared reason=");
+        appendUnsigned(b, reason);
+        b.append(", inhibits=0x");
+        appendHex(b, inhibits, 1);
+        b.append(' ');
+        boolean first = true;
+        for (int bit = 0; bit < APICV_INHIBIT_NAMES.length; bit++) {
+            if ((inhibits & (1L << bit)) != 0) {
+                if (!first) {
+                    b.append('|');
+                }
+                b.append(APICV_INHIBIT_NAMES[bit]);
+                first = false;
+            }
+        }
+        end();
+    }
+
     // ---- hardware (javic's own) -------------------------------------------------------------------
 
     @Override

@@ -46,6 +46,9 @@ public interface TraceSink {
     /** A physical or logical APIC ID table entry was written. */
     default void kvmAvicTableUpdate(long time, int cpu, int vcpuId, boolean logical, int index, long entry) {}
 
+    /** kvm_apicv_inhibit_changed: an APICv/AVIC inhibit reason was set or cleared for a VM. */
+    default void kvmApicvInhibitChanged(long time, int cpu, boolean set, int reason, long inhibits) {}
+
     // ---- hardware (no Linux tracepoint exists; javic's own, for following AVIC at work) ----------
     /** The AVIC unit of {@code cpu} delivered an IPI from its ICR write without an exit. */
     default void avicIpiAccelerated(long time, int cpu, int vcpuId, int targetApicId, int vector, boolean running) {}

@@ -146,6 +146,13 @@ public final class Tracer {
         }
     }
 
+    public void kvmApicvInhibitChanged(int cpu, boolean set, int reason, long inhibits) {
+        TraceSink s = sink;
+        if (s != null) {
+            s.kvmApicvInhibitChanged(sim.now(), cpu, set, reason, inhibits);
+        }
+    }
+
     public void avicIpiAccelerated(int cpu, int vcpuId, int targetApicId, int vector, boolean running) {
         TraceSink s = sink;
         if (s != null) {

@@ -2,9 +2,6 @@ package dev.javic.experiment;
 
 import dev.javic.guest.GuestCode;
 import dev.javic.guest.ScriptProgram;
-import dev.javic.host.HostScheduler;
-import dev.javic.host.PageAllocator;
-import dev.javic.hw.CpuModel;
 import dev.javic.hw.Machine;
 import dev.javic.hw.SvmExit;
 import dev.javic.kvm.Kvm;
@@ -15,7 +12,6 @@ import dev.javic.sim.CostModel;
 import dev.javic.sim.Simulator;
 import dev.javic.sim.TieBreak;
 import dev.javic.trace.TraceSink;
-import dev.javic.trace.Tracer;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,10 +24,6 @@ import java.util.Map;
  * for good) or at the scenario's time limit.
  */
 public final class ScenarioRunner {
-    /** Host memory beyond guest RAM: VMCBs, APIC pages, AVIC tables, MSR maps. */
-    private static final long HOST_OVERHEAD_BYTES = 32L << 20;
-    private static final long FIRST_HOST_PAGE = 1L << 20;
-
     private final Scenario scenario;
     private SystemKind system;
     private long seed;
@@ -82,18 +74,12 @@ public final class ScenarioRunner {
         if (costs == null) {
             costs = CostModel.presetOrFile(spec.cost());
         }
-        sim = new Simulator(tieBreak, seed);
-        Tracer tracer = new Tracer(sim);
-        if (sink != null) {
-            tracer.attach(sink);
-        }
-        CpuModel cpu = spec.cpuHasAvic() ? CpuModel.carrizo() : CpuModel.carrizo().withoutAvic();
-        long ram = (long) spec.memoryMib() << 20;
-        machine = new Machine(sim, costs, tracer, cpu, spec.hostCpus(), FIRST_HOST_PAGE + ram + HOST_OVERHEAD_BYTES);
-        PageAllocator pages = new PageAllocator(machine.memory(), FIRST_HOST_PAGE);
-        HostScheduler scheduler = new HostScheduler(machine);
-        kvm = new Kvm(machine, scheduler, pages, system.params(), system.variant());
-        vm = kvm.createVm(ram);
+        SimulatedHost host = new SimulatedHost(system, costs, seed, tieBreak, sink, spec.cpuHasAvic(), spec.hostCpus(),
+                (long) spec.memoryMib() << 20);
+        sim = host.sim();
+        machine = host.machine();
+        kvm = host.kvm();
+        vm = host.vm();
         programs = new ScriptProgram[spec.vcpus()];
         for (Scenario.VcpuSpec v : scenario.vcpus()) {
             ScriptProgram p = new ScriptProgram(v.program());

@@ -29,6 +29,56 @@ public final class Operation {
      */
     public static final long IRET_TO_NEW_CONTEXT = 1;
 
+    // ---- WORK progress, kept by the CPU -------------------------------------------------------------
+
+    /** Cycles of WORK this vCPU executed in stretches that have ended. */
+    long workCyclesRetired;
+    /** When the stretch of WORK now executing started, or -1 while none executes. */
+    long workRunningSince = -1;
+    /** When the last stretch of WORK stopped (it completed, or an exit or interrupt stopped it). */
+    long workStoppedAt;
+
+    /**
+     * Cycles of WORK this vCPU has executed up to {@code now}, counting the WORK in progress as far as it
+     * got. It stands still while the vCPU is out of guest mode (an exit, halted) and while it executes
+     * anything but WORK: what a guest-only cycle counter (a PMC with the Guest-only bit, APM vol. 2
+     * §13.2) counting just the guest's computation would read. A guest kernel that runs a batch of
+     * operations as one WORK reads it to apply each operation's effect on shared guest memory at the
+     * cycle it happened, so that other vCPUs see exactly what step-by-step execution would show them
+     * (design.md: "work is one event"). It changes nothing the CPU does.
+     */
+    public long workCycles(long now) {
+        long since = workRunningSince;
+        return since < 0 ? workCyclesRetired : workCyclesRetired + (now - since);
+    }
+
+    /** Whether a stretch of WORK is executing now. */
+    public boolean workRunning() {
+        return workRunningSince >= 0;
+    }
+
+    /** When the stretch of WORK now executing started; meaningful while {@link #workRunning()}. */
+    public long workRunningSince() {
+        return workRunningSince;
+    }
+
+    /** When the last stretch of WORK stopped; meaningful while not {@link #workRunning()}. */
+    public long workStoppedAt() {
+        return workStoppedAt;
+    }
+
+    void workStarted(long now) {
+        workRunningSince = now;
+    }
+
+    void workStopped(long now) {
+        if (workRunningSince >= 0) {
+            workCyclesRetired += now - workRunningSince;
+            workRunningSince = -1;
+            workStoppedAt = now;
+        }
+    }
+
     public Operation work(long cycles) {
         return set(OpKind.WORK, 0, cycles);
     }

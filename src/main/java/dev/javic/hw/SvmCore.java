@@ -298,6 +298,7 @@ public final class SvmCore {
         if (working) {
             guest.workRemaining = Math.max(0, workEnd - sim.now());
             working = false;
+            guest.op.workStopped(sim.now());
         }
         sim.cancel(boundary);
     }
@@ -313,6 +314,7 @@ public final class SvmCore {
         if (working) {
             // The WORK op ran to its end: it retires here.
             working = false;
+            guest.op.workStopped(sim.now());
             guest.workRemaining = 0;
             guest.opInFlight = false;
             guest.rip += OpKind.WORK.length();
@@ -420,6 +422,7 @@ public final class SvmCore {
         // WORK is a stretch of instructions: an STI shadow ends with the first of them.
         endInterruptShadow();
         working = true;
+        guest.op.workStarted(sim.now());
         workEnd = sim.now() + guest.workRemaining;
         sim.schedule(boundary, workEnd);
     }

@@ -46,7 +46,26 @@ public enum Cost {
     HOST_WAKEUP("host.wakeup"),
     HOST_WAKEUP_LATENCY("host.wakeup_latency"),
     HOST_CONTEXT_SWITCH("host.context_switch"),
-    HOST_TIMESLICE("host.timeslice");
+    HOST_TIMESLICE("host.timeslice"),
+
+    // The guest kernel model (dev.javic.guest.kernel): Linux 4.5 paths, in guest cycles.
+    GUEST_SYSCALL("guest.syscall"),
+    GUEST_PIPE_WRITE("guest.pipe_write"),
+    GUEST_PIPE_READ("guest.pipe_read"),
+    GUEST_POLL("guest.poll"),
+    GUEST_SCHEDULE("guest.schedule"),
+    GUEST_TTWU("guest.ttwu"),
+    GUEST_IPI_SEND("guest.ipi_send"),
+    GUEST_IRQ_ENTRY_EXIT("guest.irq_entry_exit"),
+    GUEST_SCHED_IPI_PER_TASK("guest.sched_ipi_per_task"),
+    GUEST_TIMER_TICK("guest.timer_tick"),
+    GUEST_IDLE_ENTER("guest.idle_enter"),
+    GUEST_IDLE_EXIT("guest.idle_exit"),
+    GUEST_LOAD_BALANCE("guest.load_balance"),
+    GUEST_MIGRATE_TASK("guest.migrate_task"),
+    GUEST_PROCESS_EXIT("guest.process_exit"),
+    GUEST_WAIT_REAP("guest.wait_reap"),
+    HACKBENCH_USER_PER_MESSAGE("workload.hackbench.user_per_message");
 
     private final String key;
 

@@ -491,6 +491,15 @@ public final class PerfettoJsonSink implements TraceSink {
     }
 
     @Override
+    public void kvmApicvInhibitChanged(long time, int cpu, boolean set, int reason, long inhibits) {
+        StringBuilder b = instant(time, PID_HOST, cpuTid(checkCpu(cpu)), set ? "apicv inhibit set" : "apicv inhibit cleared");
+        b.append("\",\"cat\":\"avic\",\"args\":{\"reason\":").append(reason).append(",\"inhibits\":\"0x");
+        FtraceTextSink.appendHex(b, inhibits, 1);
+        b.append("\"}");
+        finish();
+    }
+
+    @Override
     public void avicDoorbellReceived(long time, int cpu, int vcpuId) {
         instant(time, PID_VM, vcpuTid(vcpuId), "doorbell received").append("\",\"cat\":\"avic\"");
         finish();

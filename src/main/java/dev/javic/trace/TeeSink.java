@@ -138,6 +138,13 @@ public final class TeeSink implements TraceSink {
     }
 
     @Override
+    public void kvmApicvInhibitChanged(long time, int cpu, boolean set, int reason, long inhibits) {
+        for (TraceSink s : sinks) {
+            s.kvmApicvInhibitChanged(time, cpu, set, reason, inhibits);
+        }
+    }
+
+    @Override
     public void avicIpiAccelerated(long time, int cpu, int vcpuId, int targetApicId, int vector, boolean running) {
         for (TraceSink s : sinks) {
             s.avicIpiAccelerated(time, cpu, vcpuId, targetApicId, vector, running);

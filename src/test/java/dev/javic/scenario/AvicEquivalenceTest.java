@@ -56,6 +56,12 @@ class AvicEquivalenceTest {
             // vector set (SDM: an edge-triggered acceptance clears it; the APM says nothing of vTMR).
             "level-triggered-ipi.yaml", List.of("vcpu 0 read 'tmr3_edge': expected 0x0, got 0x10000"));
 
+    /**
+     * Scenarios whose guest moves its xAPIC base: KVM inhibits AVIC for the VM (APIC_BASE_MODIFIED, as
+     * Linux 5.x+ does) and the APIC is emulated from then on, so the run ends with AVIC inactive.
+     */
+    static final java.util.Set<String> AVIC_INHIBITED = java.util.Set.of("apicbase-msr.yaml");
+
     /** "Also check they pass on avic-on": the core scenarios' own expectations, on avic-on. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.javic.scenario.CoreScenarios#files")
@@ -71,7 +77,12 @@ class AvicEquivalenceTest {
         Run off = CoreScenarios.run(file, SystemKind.AVIC_OFF);
         Run on = CoreScenarios.run(file, SystemKind.AVIC_ON);
         String both = CoreScenarios.describe(off) + CoreScenarios.describe(on);
-        assertThat(on.result().vcpus().get(0).avicActive()).as("AVIC is active on avic-on%n%s", both).isTrue();
+        if (AVIC_INHIBITED.contains(file)) {
+            assertThat(on.result().avicInactiveReasons()).as("%s ends with AVIC inhibited%n%s", file, both)
+                    .anyMatch(r -> r.contains("APIC_BASE_MODIFIED"));
+        } else {
+            assertThat(on.result().vcpus().get(0).avicActive()).as("AVIC is active on avic-on%n%s", both).isTrue();
+        }
         List<String> expected = KNOWN_DIVERGENCES.getOrDefault(file, List.of());
         assertThat(differences(off, on)).as("%s: per-vCPU vector sequences, avic-off vs avic-on%n%s", file, both)
                 .isEqualTo(expected);

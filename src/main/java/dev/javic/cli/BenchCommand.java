@@ -1,0 +1,193 @@
+package dev.javic.cli;
+
+import dev.javic.experiment.BenchReport;
+import dev.javic.experiment.HackbenchRunner;
+import dev.javic.experiment.SystemKind;
+import dev.javic.sim.CostModel;
+import dev.javic.workload.Hackbench;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.Console;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code javic bench hackbench}: runs a workload on each system a number of times (seed + run index),
+ * prints mean, sd, 95 % CI, each system against the others (Welch's t-test), exits per second and
+ * interrupts delivered, and writes JSON, CSV and a PNG plot.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Run a workload on vanilla, avic-off and avic-on and compare them (the series' measurements). "
+                + "Workloads: hackbench (tar and netperf are not modelled yet).")
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "WORKLOAD", description = "hackbench")
+    String workload;
+
+    @Option(names = "--vcpus", paramLabel = "N", description = "Guest vCPUs, 1..4 (default ${DEFAULT-VALUE}).", defaultValue = "2")
+    int vcpus;
+
+    @Option(names = "--loops", paramLabel = "L", description = "hackbench -l (default ${DEFAULT-VALUE}; the series used 100000).",
+            defaultValue = "100")
+    int loops;
+
+    @Option(names = "--groups", paramLabel = "G", description = "hackbench -g (default ${DEFAULT-VALUE}).", defaultValue = "10")
+    int groups;
+
+    @Option(names = "--systems", paramLabel = "LIST", split = ",", description = "Systems to run (default: vanilla,avic-off,avic-on).")
+    List<String> systems = List.of("vanilla", "avic-off", "avic-on");
+
+    @Option(names = "--runs", paramLabel = "R", description = "Runs per system (default ${DEFAULT-VALUE}).", defaultValue = "3")
+    int runs;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the first run; run i uses S + i (default ${DEFAULT-VALUE}).",
+            defaultValue = "1")
+    long seed;
+
+    @Option(names = "--cost", paramLabel = "FILE|PRESET", description = "Cost preset or file (default ${DEFAULT-VALUE}).",
+            defaultValue = CostModel.DEFAULT_PRESET)
+    String cost;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where to write JSON, CSV and the plot (default ${DEFAULT-VALUE}).",
+            defaultValue = "results")
+    Path out;
+
+    @Option(names = "--jobs", paramLabel = "J", description = "Runs simulated in parallel (default: the number of cores). "
+            + "Results do not depend on it.")
+    Integer jobs;
+
+    @Option(names = "--no-batching", description = "Simulate every system call as its own WORK (slower; same results).")
+    boolean noBatching;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!"hackbench".equals(workload)) {
+            throw new UserErrors.UsageException("unknown workload '" + workload + "' (choose hackbench; tar and netperf are not modelled yet)");
+        }
+        positive("--loops", loops);
+        positive("--groups", groups);
+        positive("--runs", runs);
+        if (vcpus < 1 || vcpus > HackbenchRunner.HOST_CPUS) {
+            throw new UserErrors.UsageException("--vcpus must be 1.." + HackbenchRunner.HOST_CPUS + " (the modelled host has "
+                    + HackbenchRunner.HOST_CPUS + " cores), got " + vcpus);
+        }
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        positive("--jobs", threads);
+        List<SystemKind> kinds = new ArrayList<>();
+        for (String s : systems) {
+            try {
+                SystemKind k = SystemKind.parse(s.strip());
+                if (!kinds.contains(k)) {
+                    kinds.add(k);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new UserErrors.UsageException("--systems: " + e.getMessage());
+            }
+        }
+        if (kinds.isEmpty()) {
+            throw new UserErrors.UsageException("--systems: name at least one system");
+        }
+        CostModel costs = CostModel.presetOrFile(cost);
+        Hackbench.Params params = Hackbench.Params.of(groups, loops);
+        String description = String.format(Locale.ROOT,
+                "hackbench -p -g %d -l %d (%d tasks, %d messages of %d bytes), %d vCPU%s, %d run%s per system, seeds %d..%d, cost model %s",
+                groups, loops, params.tasks() - 1, params.messages(), Hackbench.MESSAGE_BYTES, vcpus, vcpus == 1 ? "" : "s",
+                runs, runs == 1 ? "" : "s", seed, seed + runs - 1, costs.name());
+
+        long wallStart = System.nanoTime();
+        Map<String, List<HackbenchRunner.Outcome>> bySystem = runAll(kinds, params, costs, threads);
+        double wall = (System.nanoTime() - wallStart) / 1e9;
+
+        BenchReport report = BenchReport.of("hackbench", description, vcpus, runs, seed, costs.name(), bySystem, wall);
+        PrintStream o = System.out;
+        report.printTable(o);
+        String base = String.format(Locale.ROOT, "hackbench-%dvcpu-g%d-l%d", vcpus, groups, loops);
+        List<Path> files = report.write(out, base);
+        o.println();
+        o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
+        o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
+                report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
+        return 0;
+    }
+
+    private Map<String, List<HackbenchRunner.Outcome>> runAll(List<SystemKind> kinds, Hackbench.Params params, CostModel costs,
+                                                             int threads) throws InterruptedException {
+        ProgressBar bar = progressBar(kinds.size() * runs);
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, kinds.size() * runs));
+        try {
+            Map<SystemKind, List<Future<HackbenchRunner.Outcome>>> futures = new LinkedHashMap<>();
+            for (int r = 0; r < runs; r++) {
+                for (SystemKind k : kinds) {
+                    HackbenchRunner.Spec spec = new HackbenchRunner.Spec(k, vcpus, params, seed + r, costs, !noBatching);
+                    futures.computeIfAbsent(k, x -> new ArrayList<>()).add(pool.submit(() -> {
+                        HackbenchRunner.Outcome o = HackbenchRunner.run(spec);
+                        if (bar != null) {
+                            bar.step();
+                        }
+                        return o;
+                    }));
+                }
+            }
+            Map<String, List<HackbenchRunner.Outcome>> bySystem = new LinkedHashMap<>();
+            for (SystemKind k : kinds) {
+                List<HackbenchRunner.Outcome> list = new ArrayList<>();
+                for (Future<HackbenchRunner.Outcome> f : futures.get(k)) {
+                    try {
+                        list.add(f.get());
+                    } catch (ExecutionException e) {
+                        throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+                    }
+                }
+                bySystem.put(k.label(), list);
+            }
+            return bySystem;
+        } finally {
+            pool.shutdownNow();
+            if (bar != null) {
+                bar.close();
+            }
+        }
+    }
+
+    /** A progress bar on stderr when it is a terminal; none otherwise (pipes, CI, tests). */
+    private static ProgressBar progressBar(int total) {
+        if (!isTerminal()) {
+            return null;
+        }
+        return new ProgressBarBuilder().setTaskName("bench").setInitialMax(total).continuousUpdate()
+                .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+    }
+
+    /** System.console() is non-null off a terminal since JDK 22; Console.isTerminal (22+) then tells. */
+    private static boolean isTerminal() {
+        Console c = System.console();
+        if (c == null) {
+            return false;
+        }
+        try {
+            return (Boolean) Console.class.getMethod("isTerminal").invoke(c);
+        } catch (ReflectiveOperationException e) {
+            return true; // JDK 21: a console exists only on a terminal
+        }
+    }
+
+    private static void positive(String option, long value) {
+        if (value <= 0) {
+            throw new UserErrors.UsageException(option + " must be positive, got " + value);
+        }
+    }
+}

@@ -1,0 +1,637 @@
+package dev.javic.guest.kernel;
+
+import dev.javic.guest.GuestKernel;
+import dev.javic.hw.GuestProgram;
+import dev.javic.hw.OpKind;
+import dev.javic.hw.Operation;
+
+/**
+ * What one vCPU executes: the guest kernel's code on that CPU, as CPU operations. Boot (APIC set-up and
+ * the periodic LAPIC timer), the idle loop ({@code cli; check; sti; hlt}), running the current task's
+ * actions as WORK, wake-ups with their reschedule IPIs (xAPIC ICR writes), the reschedule IPI and timer
+ * interrupt handlers, and preemption on interrupt return ({@link Operation#IRET_TO_NEW_CONTEXT}).
+ *
+ * <p>Two contexts, each a short queue of operations and a continuation that refills it: the task (or
+ * idle) context, and the interrupt handler's. Interrupts do not nest: handlers run with IF = 0.
+ */
+public final class KernelCpu implements GuestProgram {
+    // Linux x86 vectors (arch/x86/include/asm/irq_vectors.h).
+    public static final int LOCAL_TIMER_VECTOR = 0xEF;
+    public static final int RESCHEDULE_VECTOR = 0xFD;
+    /** APIC timer: divide by 16 (__setup_APIC_LVTT), KVM's bus at 1 GHz. */
+    static final int TIMER_DIVIDE = 16;
+    /** The cost of the NOTE action (a vDSO clock read), in cycles. */
+    static final long NOTE_CYCLES = 50;
+
+    private static final int TASK = 0;
+    private static final int IRQ = 1;
+
+    // Continuations.
+    private static final int C_BOOT = 1;
+    private static final int C_BOOT_DONE = 2;
+    private static final int C_SCHEDULE = 3;
+    private static final int C_RUN = 4;
+    private static final int C_PLAN_DONE = 5;
+    private static final int C_AFTER_PLAN = 6;
+    private static final int C_AFTER_OUTCOME = 7;
+    private static final int C_TTWU_WORK = 8;
+    private static final int C_TTWU_DO = 9;
+    private static final int C_IDLE_ENTER = 10;
+    private static final int C_IDLE_LOOP = 11;
+    private static final int C_IDLE_CHECK = 12;
+    private static final int C_TICK = 20;
+    private static final int C_IPI_TAKE = 21;
+    private static final int C_IPI_ACTIVATE = 22;
+    private static final int C_IRQ_EXIT = 23;
+
+    final Kernel k;
+    final int id;
+    final RunQueue rq;
+    final Plan plan;
+    Operation op;
+
+    private final OpKind[][] qKind = new OpKind[2][16];
+    private final long[][] qAddr = new long[2][16];
+    private final long[][] qValue = new long[2][16];
+    private final int[] qHead = new int[2];
+    private final int[] qTail = new int[2];
+    private final int[] cont = {C_BOOT, 0};
+    private int ctx = TASK;
+    private boolean awaitingNewContext;
+
+    /** Tasks a wake-up (or an exit) of this CPU's task must try_to_wake_up. */
+    int[] wakees;
+    int wakeeCount;
+    private int wakeeNext;
+    private final int[] ipiTaken;
+    private int ipiTakenCount;
+    private final long[] balanceWork = new long[1];
+
+    // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).
+    private int[] planWrites = new int[16];
+    private int[] planReads = new int[16];
+    private int[] readPage = new int[16];
+    private int[] readLeft = new int[16];
+    private int[] touched = new int[16];
+    private int touchedCount;
+
+    public long interruptsTaken;
+
+    KernelCpu(Kernel k, int id, int taskCapacity) {
+        this.k = k;
+        this.id = id;
+        this.rq = k.rqs[id];
+        this.plan = new Plan(this, k, k.config.maxPlanOps() + 2);
+        this.wakees = new int[taskCapacity];
+        this.ipiTaken = new int[taskCapacity];
+    }
+
+    @Override
+    public boolean finished() {
+        return false;
+    }
+
+    // ---- the CPU's entry points -----------------------------------------------------------------------------
+
+    @Override
+    public void next(Operation op, long now) {
+        this.op = op;
+        k.catchUp(now);
+        if (awaitingNewContext) {
+            awaitingNewContext = false;
+            resumeInterruptedPlan(now);
+        }
+        for (int guard = 0; guard < 1_000_000; guard++) {
+            int c = ctx;
+            if (qHead[c] != qTail[c]) {
+                int i = qHead[c]++ & 15;
+                op.set(qKind[c][i], qAddr[c][i], qValue[c][i]);
+                if (c == IRQ && qKind[c][i] == OpKind.IRET) {
+                    ctx = TASK;
+                }
+                return;
+            }
+            qHead[c] = 0;
+            qTail[c] = 0;
+            step(c, now);
+        }
+        throw new IllegalStateException("cpu " + id + ": the kernel issued no operation");
+    }
+
+    @Override
+    public void interrupt(int vector, long now) {
+        if (ctx == IRQ) {
+            throw new IllegalStateException("cpu " + id + ": interrupt " + vector + " inside a handler");
+        }
+        k.catchUp(now);
+        interruptsTaken++;
+        k.stats.interrupts++;
+        if (plan.active && !plan.frozen) {
+            plan.freeze(now);
+        }
+        ctx = IRQ;
+        qHead[IRQ] = 0;
+        qTail[IRQ] = 0;
+        switch (vector) {
+            case LOCAL_TIMER_VECTOR -> {
+                k.stats.timerInterrupts++;
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                emitWork(IRQ, k.costs.irqEntryExit() + k.costs.timerTick());
+                cont[IRQ] = C_TICK;
+            }
+            case RESCHEDULE_VECTOR -> {
+                k.stats.reschedInterrupts++;
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                cont[IRQ] = C_IPI_TAKE;
+            }
+            case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRQ_EXIT;
+            default -> {
+                if (vector >= 32) {
+                    emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                }
+                cont[IRQ] = C_IRQ_EXIT;
+            }
+        }
+    }
+
+    // ---- operation queues ---------------------------------------------------------------------------------
+
+    private void emit(int c, OpKind kind, long address, long value) {
+        int i = qTail[c]++;
+        if (i - qHead[c] >= 16) {
+            throw new IllegalStateException("operation queue overflow");
+        }
+        qKind[c][i & 15] = kind;
+        qAddr[c][i & 15] = address;
+        qValue[c][i & 15] = value;
+    }
+
+    private void emitWork(int c, long cycles) {
+        if (cycles > 0) {
+            emit(c, OpKind.WORK, 0, cycles);
+        }
+    }
+
+    private void apicWrite(int c, int offset, long value) {
+        emit(c, OpKind.WRITE32, GuestKernel.APIC_BASE + offset, value & 0xFFFFFFFFL);
+    }
+
+    // ---- continuations --------------------------------------------------------------------------------------
+
+    private void step(int c, long now) {
+        int what = cont[c];
+        switch (what) {
+            case C_BOOT -> boot();
+            case C_BOOT_DONE -> {
+                k.markStarted();
+                emit(TASK, OpKind.STI, 0, 0);
+                cont[TASK] = rq.queued() > 0 ? C_SCHEDULE : C_IDLE_ENTER;
+            }
+            case C_SCHEDULE -> schedule(now);
+            case C_RUN -> runTask(now);
+            case C_PLAN_DONE -> {
+                k.catchUp(now);
+                finalizePlan(plan.total);
+                cont[TASK] = C_AFTER_PLAN;
+            }
+            case C_AFTER_PLAN -> afterPlan(now);
+            case C_AFTER_OUTCOME -> afterOutcome(now);
+            case C_TTWU_WORK -> {
+                if (wakeeNext < wakeeCount) {
+                    emitWork(TASK, k.costs.ttwu());
+                    cont[TASK] = C_TTWU_DO;
+                } else {
+                    wakeeCount = 0;
+                    wakeeNext = 0;
+                    emit(TASK, OpKind.STI, 0, 0);
+                    cont[TASK] = C_AFTER_OUTCOME;
+                }
+            }
+            case C_TTWU_DO -> {
+                ttwuOne(wakees[wakeeNext++], now);
+                cont[TASK] = C_TTWU_WORK;
+            }
+            case C_IDLE_ENTER -> {
+                emitWork(TASK, k.costs.idleEnter());
+                cont[TASK] = C_IDLE_LOOP;
+            }
+            case C_IDLE_LOOP -> {
+                emit(TASK, OpKind.CLI, 0, 0);
+                cont[TASK] = C_IDLE_CHECK;
+            }
+            case C_IDLE_CHECK -> idleCheck();
+            case C_TICK -> tick(now);
+            case C_IPI_TAKE -> {
+                ipiTakenCount = 0;
+                for (int i = rq.wakeListCount - 1; i >= 0; i--) { // llist_del_all: newest first
+                    ipiTaken[ipiTakenCount++] = rq.wakeList[i];
+                }
+                rq.wakeListCount = 0;
+                emitWork(IRQ, k.costs.irqEntryExit() + ipiTakenCount * k.costs.schedIpiPerTask());
+                cont[IRQ] = C_IPI_ACTIVATE;
+            }
+            case C_IPI_ACTIVATE -> {
+                for (int i = 0; i < ipiTakenCount; i++) {
+                    k.activate(rq, k.tasks[ipiTaken[i]], now);
+                }
+                ipiTakenCount = 0;
+                cont[IRQ] = C_IRQ_EXIT;
+            }
+            case C_IRQ_EXIT -> {
+                if (plan.active) {
+                    // Return to a task through the scheduler's path: the CPU hands back what was left of the
+                    // WORK, and the kernel resumes, re-plans or preempts the task (preemption at IRQ exit).
+                    emit(IRQ, OpKind.IRET, 0, Operation.IRET_TO_NEW_CONTEXT);
+                    awaitingNewContext = true;
+                } else {
+                    emit(IRQ, OpKind.IRET, 0, 0);
+                }
+                cont[IRQ] = 0;
+            }
+            default -> throw new IllegalStateException("cpu " + id + ": no continuation in context " + c);
+        }
+    }
+
+    /** APIC set-up as Linux does it in flat logical mode, then the periodic LAPIC timer at HZ. */
+    private void boot() {
+        apicWrite(TASK, GuestKernel.SPIV, 0x100 | GuestKernel.SPURIOUS_VECTOR);
+        apicWrite(TASK, GuestKernel.DFR, 0xFFFFFFFFL); // APIC_DFR_FLAT
+        apicWrite(TASK, GuestKernel.LDR, (1L << id) << 24); // SET_APIC_LOGICAL_ID(1UL << cpu)
+        apicWrite(TASK, GuestKernel.TDCR, GuestKernel.tdcrFor(TIMER_DIVIDE));
+        apicWrite(TASK, GuestKernel.LVTT, LOCAL_TIMER_VECTOR | GuestKernel.TIMER_PERIODIC);
+        long periodNs = 1_000_000_000L / k.config.hz();
+        apicWrite(TASK, GuestKernel.TMICT, periodNs / TIMER_DIVIDE); // KVM's APIC bus counts 1 GHz
+        cont[TASK] = C_BOOT_DONE;
+    }
+
+    private void schedule(long now) {
+        balanceWork[0] = 0;
+        int prev = rq.curr;
+        int next = k.schedule(rq, now, balanceWork);
+        long work = balanceWork[0];
+        if (prev >= 0 || next >= 0) {
+            work += k.costs.schedule();
+        }
+        emitWork(TASK, work);
+        cont[TASK] = next >= 0 ? C_RUN : C_IDLE_ENTER;
+    }
+
+    private void idleCheck() {
+        if (rq.needResched || rq.queued() > 0) {
+            emit(TASK, OpKind.STI, 0, 0);
+            emitWork(TASK, k.costs.idleExit());
+            cont[TASK] = C_SCHEDULE;
+        } else {
+            // default_idle: the polling flag is clear, so wakers must send an IPI; STI's shadow covers HLT.
+            emit(TASK, OpKind.STI, 0, 0);
+            emit(TASK, OpKind.HLT, 0, 0);
+            k.stats.halts++;
+            cont[TASK] = C_IDLE_LOOP;
+        }
+    }
+
+    private void tick(long now) {
+        // scheduler_tick: update_curr and check_preempt_tick; trigger_load_balance -> rebalance_domains.
+        k.updateCurr(rq, now);
+        k.checkPreemptTick(rq, now);
+        long work = k.periodicBalance(rq, now, rq.curr < 0);
+        emitWork(IRQ, work);
+        cont[IRQ] = C_IRQ_EXIT;
+    }
+
+    // ---- running a task ------------------------------------------------------------------------------------
+
+    private Task current() {
+        return k.tasks[rq.curr];
+    }
+
+    private void runTask(long now) {
+        Task t = current();
+        t.ensureCurrent();
+        if (rq.needResched && inUserMode(t)) {
+            cont[TASK] = C_SCHEDULE; // preemption point on the return to user space
+            return;
+        }
+        plan(t, now);
+        if (plan.total == 0) {
+            cont[TASK] = C_PLAN_DONE;
+            return;
+        }
+        k.stats.plans++;
+        k.stats.plannedActions += plan.n;
+        if (k.config.batching()) {
+            emitWork(TASK, plan.total);
+        } else {
+            long at = 0;
+            for (int i = 0; i < plan.n; i++) {
+                long e = plan.effAt[i];
+                if (e > at) {
+                    emitWork(TASK, e - at);
+                    at = e;
+                }
+                long end = Math.min(plan.endAt[i], plan.total);
+                if (end > at) {
+                    emitWork(TASK, end - at);
+                    at = end;
+                }
+            }
+        }
+        cont[TASK] = C_PLAN_DONE;
+    }
+
+    private boolean inUserMode(Task t) {
+        int kind = Action.kind(t.action);
+        if (!Action.isSyscall(kind)) {
+            return true;
+        }
+        return !t.retry && !t.effectDone && (t.doneInAction == 0 || t.doneInAction < userCycles(t, kind));
+    }
+
+    private long userCycles(Task t, int kind) {
+        return switch (kind) {
+            case Action.COMPUTE, Action.NOTE -> 0;
+            default -> t.userCycles;
+        };
+    }
+
+    private long opCycles(int kind) {
+        return switch (kind) {
+            case Action.WRITE -> k.costs.pipeWrite();
+            case Action.READ -> k.costs.pipeRead();
+            case Action.POLL -> k.costs.poll();
+            case Action.WAIT_CHILD -> k.costs.waitReap();
+            case Action.EXIT -> k.costs.processExit();
+            default -> 0;
+        };
+    }
+
+    /**
+     * Builds the plan: the task's actions from where it is, as long as each is certain and no more than
+     * the configured number (one when not batching), stopping at the first uncertain one (the plan then ends
+     * at its effect) or at the end of the current action when a reschedule is pending.
+     */
+    private void plan(Task t, long now) {
+        plan.begin(t, now, op.workCycles(now));
+        int maxOps = k.config.batching() ? k.config.maxPlanOps() : 1;
+        long off = 0;
+        for (int i = 0; i < maxOps; i++) {
+            long a = t.peek(i);
+            int kind = Action.kind(a);
+            boolean first = i == 0;
+            long done = first ? t.doneInAction : 0;
+            boolean effDone = first && t.effectDone;
+            long user = userCycles(t, kind);
+            long pre;
+            long post;
+            if (kind == Action.COMPUTE) {
+                user = Math.max(1, Action.arg(a));
+                pre = 0;
+                post = 0;
+            } else if (kind == Action.NOTE) {
+                user = NOTE_CYCLES;
+                pre = 0;
+                post = 0;
+            } else {
+                boolean retry = first && t.retry;
+                pre = (retry ? 0 : k.costs.syscallEntry()) + opCycles(kind);
+                post = kind == Action.EXIT ? 0 : k.costs.syscallExit();
+            }
+            long opStart = off - done;
+            long effect = opStart + user + pre;
+            long end = opStart + user + pre + post;
+            boolean hasEffect = kind != Action.COMPUTE && !effDone;
+            if (!hasEffect) {
+                plan.add(a, opStart, -1, end, true);
+                off = end;
+            } else if (isCertain(t, kind, a, effect)) {
+                plan.add(a, opStart, effect, end, true);
+                off = end;
+            } else {
+                plan.add(a, opStart, effect, effect, false);
+                plan.terminal = true;
+                off = effect;
+                break;
+            }
+            if (rq.needResched || off >= k.tickCycles || i + 2 >= t.aheadCapacity()) {
+                break;
+            }
+        }
+        plan.total = off;
+        resetPlanner();
+    }
+
+    /**
+     * Whether the effect of {@code action} at plan offset {@code at} (now + at in time) has one outcome
+     * whatever other CPUs do meanwhile: it neither blocks nor wakes anyone. Another CPU can write at most one
+     * message per cheapest write and the pipe's reader read at most one per cheapest read, so:
+     * <ul>
+     * <li>a write is certain when nobody waits on the pipe, it keeps room for this plan's writes plus every
+     *     write the other CPUs could make by then, and it holds more messages than its reader could take by
+     *     then (so the reader cannot find it empty and sleep);</li>
+     * <li>a read is certain when the message is there now, and either it cannot release a page, or nobody
+     *     waits and no writer could fill the pipe by then.</li>
+     * </ul>
+     */
+    private boolean isCertain(Task t, int kind, long action, long at) {
+        if (kind == Action.NOTE) {
+            return true;
+        }
+        if (kind != Action.WRITE && kind != Action.READ) {
+            return false;
+        }
+        int pipeId = (int) Action.arg(action);
+        Pipe p = k.pipes[pipeId];
+        touch(pipeId, p);
+        long othersWrites = (long) (k.ncpus - 1) * (at / k.minWriteCycles + 1);
+        if (kind == Action.WRITE) {
+            if (p.waiters() > 0) {
+                return false;
+            }
+            if (p.freeSlots() < planWrites[pipeId] + 1 + othersWrites) {
+                return false;
+            }
+            int reader = p.readerTask;
+            if (reader >= 0 && reader != t.id) {
+                long maxReads = at / k.minReadCycles + 1;
+                if (p.messages() < maxReads + 1) {
+                    return false;
+                }
+            }
+            planWrites[pipeId]++;
+            return true;
+        }
+        if (planReads[pipeId] + 1 > p.messages()) {
+            return false;
+        }
+        boolean mayRelease = readLeft[pipeId] == 1;
+        if (mayRelease && (p.waiters() > 0 || p.freeSlots() <= othersWrites)) {
+            return false;
+        }
+        planReads[pipeId]++;
+        if (--readLeft[pipeId] == 0) {
+            readPage[pipeId]++;
+            readLeft[pipeId] = readPage[pipeId] < p.pages() ? p.pageUnread(readPage[pipeId]) : 0;
+        }
+        return true;
+    }
+
+    private void touch(int pipeId, Pipe p) {
+        if (pipeId >= planWrites.length) {
+            int n = Math.max(pipeId + 1, planWrites.length * 2);
+            planWrites = java.util.Arrays.copyOf(planWrites, n);
+            planReads = java.util.Arrays.copyOf(planReads, n);
+            readPage = java.util.Arrays.copyOf(readPage, n);
+            readLeft = java.util.Arrays.copyOf(readLeft, n);
+        }
+        if (planWrites[pipeId] == 0 && planReads[pipeId] == 0 && readPage[pipeId] == 0 && readLeft[pipeId] == 0) {
+            readPage[pipeId] = 0;
+            readLeft[pipeId] = p.pages() > 0 ? p.pageUnread(0) : 0;
+            if (touchedCount == touched.length) {
+                touched = java.util.Arrays.copyOf(touched, touchedCount * 2);
+            }
+            touched[touchedCount++] = pipeId;
+        }
+    }
+
+    private void resetPlanner() {
+        for (int i = 0; i < touchedCount; i++) {
+            int p = touched[i];
+            planWrites[p] = 0;
+            planReads[p] = 0;
+            readPage[p] = 0;
+            readLeft[p] = 0;
+        }
+        touchedCount = 0;
+    }
+
+    /**
+     * The plan stopped at {@code progress} (it ran to its end, or an interrupt stopped it): the task moves
+     * past the actions it completed and keeps how far it got into the next.
+     */
+    private void finalizePlan(long progress) {
+        plan.checkApplied(progress);
+        Task t = plan.task;
+        int n = plan.n;
+        int completed = 0;
+        while (completed < n && !(plan.terminal && completed == n - 1) && progress >= plan.endAt[completed]) {
+            completed++;
+        }
+        for (int i = 0; i < completed; i++) {
+            t.finishAction();
+            if (i + 1 < completed || completed < n) {
+                t.ensureCurrent(); // the next planned action becomes current, fresh
+            }
+        }
+        if (completed < n) {
+            int i = completed;
+            boolean terminalOp = plan.terminal && i == n - 1;
+            long e = plan.effAt[i];
+            long stop = terminalOp ? Math.min(progress, e) : progress;
+            t.doneInAction = stop - plan.startAt[i];
+            if (e >= 0 && progress >= e) {
+                t.effectDone = true;
+                if (terminalOp) {
+                    t.outcome = plan.terminalOutcome;
+                }
+            }
+        }
+        plan.active = false;
+    }
+
+    /** After IRET_TO_NEW_CONTEXT: the interrupted plan ends where it was frozen. */
+    private void resumeInterruptedPlan(long now) {
+        if (!plan.active) {
+            return;
+        }
+        finalizePlan(plan.frozenProgress);
+        qHead[TASK] = 0;
+        qTail[TASK] = 0;
+        cont[TASK] = C_AFTER_PLAN;
+    }
+
+    private void afterPlan(long now) {
+        Task t = plan.task;
+        if (t.hasAction && t.effectDone && t.outcome != Task.OUTCOME_NONE) {
+            int outcome = t.outcome;
+            t.outcome = Task.OUTCOME_NONE;
+            switch (outcome) {
+                case Task.OUTCOME_WOKE -> {
+                    emit(TASK, OpKind.CLI, 0, 0); // try_to_wake_up holds p->pi_lock with interrupts off
+                    wakeeNext = 0;
+                    cont[TASK] = C_TTWU_WORK;
+                    return;
+                }
+                case Task.OUTCOME_BLOCKED -> {
+                    t.effectDone = false;
+                    t.retry = true;
+                    t.doneInAction = userCycles(t, Action.kind(t.action));
+                    if (t.state == Task.State.SLEEPING) {
+                        cont[TASK] = C_SCHEDULE; // schedule() with the task off the run queue
+                    } else {
+                        t.state = Task.State.RUNNING; // woken before it could sleep: it retries at once
+                        cont[TASK] = C_RUN;
+                    }
+                    return;
+                }
+                default -> { }
+            }
+        }
+        cont[TASK] = C_AFTER_OUTCOME;
+    }
+
+    private void afterOutcome(long now) {
+        Task t = plan.task;
+        if (t.state == Task.State.DEAD) {
+            k.taskExitedCompletely(now);
+            cont[TASK] = C_SCHEDULE;
+            return;
+        }
+        cont[TASK] = C_RUN;
+    }
+
+    /** try_to_wake_up for one task a pipe operation or an exit woke (the select, enqueue or IPI part). */
+    private void ttwuOne(int taskId, long now) {
+        Task p = k.tasks[taskId];
+        if (p.state != Task.State.WAKING) {
+            return;
+        }
+        RunQueue prq = k.rqs[p.cpu];
+        if (prq.curr == p.id) {
+            p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet asleep
+            return;
+        }
+        Task waker = rq.curr >= 0 ? k.tasks[rq.curr] : null;
+        p.vruntime -= prq.minVruntime; // task_waking_fair
+        p.vruntimeRelative = true;
+        int target = k.selectTaskRq(id, waker, p, now);
+        p.cpu = target;
+        if (target == id) {
+            k.activate(rq, p, now);
+            return;
+        }
+        // ttwu_queue: no cache shared with the target, so queue on its wake list; IPI if it was empty.
+        RunQueue trq = k.rqs[target];
+        trq.wakeList[trq.wakeListCount++] = p.id;
+        if (trq.wakeListCount == 1) {
+            sendRescheduleIpi(target);
+        }
+    }
+
+    /** smp_send_reschedule in flat logical mode: wait for ICR idle, ICR2 = logical mask, ICR = vector. */
+    private void sendRescheduleIpi(int target) {
+        k.stats.reschedIpisSent++;
+        emitWork(TASK, k.costs.ipiSend());
+        emit(TASK, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
+        apicWrite(TASK, GuestKernel.ICR2, (1L << target) << 24);
+        apicWrite(TASK, GuestKernel.ICR, RESCHEDULE_VECTOR | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
+    }
+
+    void addWakee(int task) {
+        wakees[wakeeCount++] = task;
+    }
+
+    @Override
+    public String toString() {
+        return "cpu" + id;
+    }
+}

@@ -1,0 +1,115 @@
+package dev.javic.guest.kernel;
+
+/**
+ * A task (struct task_struct with its sched_entity): scheduling state, where it is in its program, and
+ * the actions fetched from the program but not yet done (a plan may look ahead, then stop early).
+ */
+final class Task {
+    enum State { RUNNING, RUNNABLE, SLEEPING, WAKING, DEAD }
+
+    /** How an action's effect turned out (the effect of a blocking action is decided when it happens). */
+    static final int OUTCOME_NONE = 0;
+    static final int OUTCOME_DONE = 1;
+    static final int OUTCOME_BLOCKED = 2;
+    static final int OUTCOME_WOKE = 3;
+
+    final int id;
+    final String name;
+    final TaskProgram program;
+    final long userCycles;
+    State state = State.SLEEPING;
+    int cpu;
+
+    // sched_entity
+    long vruntime;
+    long sumExec;
+    long prevSumExec;
+    long execStart;
+    int heapIndex = -1;
+    /** Order of insertion into the tree (ties of vruntime go right, after earlier ones). */
+    long treeSeq;
+    /** Order of enqueue_entity on its run queue (rq->cfs_tasks, which detach_tasks walks). */
+    long enqueueSeq;
+    /** task_struct: last_wakee, wakee_flips, wakee_flip_decay_ts (kernel/sched/fair.c record_wakee). */
+    int lastWakee = -1;
+    int wakeeFlips;
+    long wakeeFlipDecayTs;
+
+    int parent = -1;
+    int waitingForChild = -1;
+    int sleepingOnPipe = -1;
+    /** vruntime relative to its old run queue, between task_waking_fair and the enqueue (remote wake-ups). */
+    boolean vruntimeRelative;
+
+    // Where the task is in its current action.
+    long action;
+    boolean hasAction;
+    long doneInAction;
+    boolean effectDone;
+    int outcome;
+    /** The action blocked and is retried after the wake-up (its system call was entered already). */
+    boolean retry;
+
+    // Actions fetched ahead of the current one.
+    private final long[] ahead;
+    private int aheadHead;
+    private int aheadCount;
+
+    long cpuCycles;
+    long contextSwitches;
+
+    Task(int id, String name, TaskProgram program, int aheadCapacity) {
+        this.id = id;
+        this.name = name;
+        this.program = program;
+        this.userCycles = program.userCyclesPerSyscall();
+        this.ahead = new long[Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1];
+    }
+
+    /** The action {@code k} places after the current one (0 = the current one), fetching as needed. */
+    long peek(int k) {
+        if (k == 0) {
+            ensureCurrent();
+            return action;
+        }
+        while (aheadCount < k) {
+            if (aheadCount == ahead.length) {
+                throw new IllegalStateException("look-ahead beyond " + ahead.length + " actions");
+            }
+            ahead[(aheadHead + aheadCount) & (ahead.length - 1)] = program.nextAction();
+            aheadCount++;
+        }
+        return ahead[(aheadHead + k - 1) & (ahead.length - 1)];
+    }
+
+    int aheadCapacity() {
+        return ahead.length;
+    }
+
+    void ensureCurrent() {
+        if (!hasAction) {
+            if (aheadCount > 0) {
+                action = ahead[aheadHead];
+                aheadHead = (aheadHead + 1) & (ahead.length - 1);
+                aheadCount--;
+            } else {
+                action = program.nextAction();
+            }
+            hasAction = true;
+            doneInAction = 0;
+            effectDone = false;
+            outcome = OUTCOME_NONE;
+            retry = false;
+        }
+    }
+
+    /** The current action is finished; the next one becomes current when asked for. */
+    void finishAction() {
+        hasAction = false;
+    }
+
+    @Override
+    public String toString() {
+        return name + "#" + id;
+    }
+}

@@ -109,6 +109,26 @@ final class ProgramCompiler {
                 b.cpuid(leaf, sub, label(arg, at, "cpuid 0x" + Long.toHexString(leaf)));
             }
             case "send_ipi" -> sendIpi(arg, at);
+            case "x2apic_enable" -> b.x2apicEnable();
+            case "x2apic_eoi" -> b.x2apicEoi();
+            case "x2apic_self_ipi" -> {
+                long vector = num(arg, at, 0, 255);
+                if (vector < 16) {
+                    throw loader.errorAt(at, "vector " + vector + " is below 16 (vectors 0-15 are reserved; "
+                            + "write MSR 0x83f with wrmsr to see the APIC's illegal-vector error)");
+                }
+                b.x2apicSelfIpi((int) vector);
+            }
+            case "x2apic_read" -> {
+                JsonNode reg = arg != null && arg.isObject() ? req(arg, "reg", at) : arg;
+                int off = x2apicRegister(reg, at);
+                b.x2apicRead(off, label(arg, at, regName(reg)));
+            }
+            case "x2apic_write" -> {
+                keys(arg, at, Set.of("reg", "value"));
+                int off = x2apicRegister(req(arg, "reg", at), at + ".reg");
+                b.x2apicWrite(off, num(req(arg, "value", at), at + ".value", Long.MIN_VALUE, Long.MAX_VALUE));
+            }
             case "set_tpr" -> b.apicWrite(GuestKernel.TPR, num(arg, at, 0, 0xFF));
             case "set_ldr" -> b.apicWrite(GuestKernel.LDR, num(arg, at, 0, 0xFF) << 24);
             case "set_apic_id" -> b.apicWrite(GuestKernel.ID, num(arg, at, 0, 0xFF) << 24);
@@ -140,7 +160,12 @@ final class ProgramCompiler {
         if (arg == null || !arg.isObject()) {
             throw loader.errorAt(at, "expected a mapping with vector and dest (or shorthand)");
         }
-        keys(arg, at, Set.of("vector", "dest", "mode", "dest_mode", "shorthand", "trigger", "level"));
+        keys(arg, at, Set.of("vector", "dest", "mode", "dest_mode", "shorthand", "trigger", "level", "x2apic"));
+        JsonNode x2apicNode = arg.get("x2apic");
+        if (x2apicNode != null && !x2apicNode.isBoolean()) {
+            throw loader.errorAt(at + ".x2apic", "expected true or false");
+        }
+        boolean x2apic = x2apicNode != null && x2apicNode.asBoolean();
         String mode = arg.path("mode").asText("fixed");
         int dm = switch (mode) {
             case "fixed" -> GuestKernel.DM_FIXED;
@@ -176,7 +201,9 @@ final class ProgramCompiler {
         }
         boolean logical = destMode.equals("logical");
         long dest = 0;
-        if (shorthand == 0) {
+        if (shorthand == 0 && x2apic) {
+            dest = num(req(arg, "dest", at), at + ".dest", 0, 0xFFFF_FFFFL);
+        } else if (shorthand == 0) {
             dest = num(req(arg, "dest", at), at + ".dest", 0, 0xFF);
             if (!logical && dest != 0xFF && dest >= vcpuCount && dest > 0xFE) {
                 throw loader.errorAt(at + ".dest", "physical destination " + dest + " is not an APIC ID");
@@ -193,7 +220,11 @@ final class ProgramCompiler {
         int icr = (int) vector | dm | (logical ? GuestKernel.DEST_LOGICAL : 0)
                 | (level.equals("assert") ? GuestKernel.LEVEL_ASSERT : 0)
                 | (trigger.equals("level") ? GuestKernel.TRIGGER_LEVEL : 0) | shorthand;
-        b.sendIpi(icr, (int) dest);
+        if (x2apic) {
+            b.x2apicSendIpi(icr, dest);
+        } else {
+            b.sendIpi(icr, (int) dest);
+        }
     }
 
     private void timer(JsonNode arg, String at) {
@@ -248,6 +279,19 @@ final class ProgramCompiler {
             throw loader.errorAt(at, String.format("bad APIC register offset 0x%x (registers are 16-byte aligned xAPIC offsets)", off));
         }
         return (int) off;
+    }
+
+    /** A register for x2apic_read / x2apic_write: as {@link #register}, plus SELF_IPI (0x3F0, x2APIC only). */
+    private int x2apicRegister(JsonNode reg, String at) {
+        if (reg != null && reg.isTextual() && reg.asText().toUpperCase().replace("APIC_", "").equals("SELF_IPI")) {
+            return GuestKernel.SELF_IPI;
+        }
+        boolean numeric = reg != null && (reg.isIntegralNumber()
+                || reg.isTextual() && (reg.asText().startsWith("0x") || reg.asText().matches("\\d+")));
+        if (numeric && loader.number(reg, at) == GuestKernel.SELF_IPI) {
+            return GuestKernel.SELF_IPI;
+        }
+        return register(reg, at);
     }
 
     private static String regName(JsonNode reg) {

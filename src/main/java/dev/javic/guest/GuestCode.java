@@ -60,6 +60,8 @@ public final class GuestCode {
         public Builder pause() { return op(PAUSE, 0, 0, null); }
         public Builder vmmcall() { return op(VMMCALL, 0, 0, null); }
         public Builder tscDeadlineAfter(long cycles) { return op(TSC_DEADLINE_AFTER, cycles, 0, null); }
+        /** RDMSR {@code msr}, then WRMSR {@code msr} = the value read | {@code bits}. */
+        public Builder msrOr(long msr, long bits) { return op(MSR_OR, msr, bits, null); }
 
         // ---- guest-kernel helpers, each the CPU operations a kernel would execute ----------------------
 
@@ -86,6 +88,41 @@ public final class GuestCode {
 
         public Builder eoi() {
             return apicWrite(GuestKernel.EOI, 0);
+        }
+
+        /**
+         * Switches the APIC to x2APIC mode as Linux's {@code __x2apic_enable} does: read IA32_APIC_BASE, write
+         * it back with EXTD (bit 10) and EN (bit 11) set. The hypervisor refuses it (#GP) when the CPUID does
+         * not offer x2APIC, or from the disabled state.
+         */
+        public Builder x2apicEnable() {
+            long bits = GuestKernel.APICBASE_X2APIC_ENABLE | GuestKernel.APICBASE_ENABLE;
+            return msrOr(GuestKernel.MSR_IA32_APICBASE, bits);
+        }
+
+        /** Reads an x2APIC register: RDMSR of 0x800 + offset / 16. */
+        public Builder x2apicRead(int offset, String label) {
+            return rdmsr(GuestKernel.x2apicMsr(offset), label);
+        }
+
+        /** Writes an x2APIC register: WRMSR of 0x800 + offset / 16. */
+        public Builder x2apicWrite(int offset, long value) {
+            return wrmsr(GuestKernel.x2apicMsr(offset), value);
+        }
+
+        /** Sends an IPI the x2APIC way: one WRMSR of the 64-bit ICR, the 32-bit destination in 63:32. */
+        public Builder x2apicSendIpi(int icrLow, long dest) {
+            return wrmsr(GuestKernel.MSR_X2APIC_ICR, ((dest & 0xFFFF_FFFFL) << 32) | (icrLow & 0xFFFF_FFFFL));
+        }
+
+        /** A fixed self IPI through the x2APIC SELF IPI register (MSR 0x83F). */
+        public Builder x2apicSelfIpi(int vector) {
+            return wrmsr(GuestKernel.MSR_X2APIC_SELF_IPI, vector & 0xFF);
+        }
+
+        /** EOI in x2APIC mode: WRMSR 0x80B = 0. */
+        public Builder x2apicEoi() {
+            return wrmsr(GuestKernel.MSR_X2APIC_EOI, 0);
         }
 
         /**

@@ -16,6 +16,8 @@ public record GuestInsn(Code code, long a, long b, String label) {
         VMMCALL,
         /** RDMSR(IA32_TSC) then WRMSR(IA32_TSC_DEADLINE, tsc + a). */
         TSC_DEADLINE_AFTER,
+        /** RDMSR(a) then WRMSR(a, value read | b): a read-modify-write, e.g. x2APIC enable in IA32_APIC_BASE. */
+        MSR_OR,
         // guest-kernel control (no CPU operation of their own)
         /** Start of a counted loop of {@code a} iterations; {@code b} = index of the matching LOOP_END. */
         LOOP_START,

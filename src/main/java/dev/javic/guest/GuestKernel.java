@@ -34,6 +34,8 @@ public final class GuestKernel {
     public static final int TMICT = 0x380;
     public static final int TMCCT = 0x390;
     public static final int TDCR = 0x3E0;
+    /** SELF IPI, x2APIC only (MSR 0x83F). */
+    public static final int SELF_IPI = 0x3F0;
 
     public static final int SPURIOUS_VECTOR = 0xFF;
     public static final int NMI_VECTOR = 2;
@@ -62,6 +64,19 @@ public final class GuestKernel {
     public static final int MSR_IA32_APICBASE = 0x1B;
     public static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
     public static final int MSR_X2APIC_BASE = 0x800;
+    /** x2APIC MSRs (SDM vol. 3 table 10-6): 0x800 + xAPIC offset / 16. */
+    public static final int MSR_X2APIC_EOI = MSR_X2APIC_BASE + (EOI >>> 4);
+    public static final int MSR_X2APIC_ICR = MSR_X2APIC_BASE + (ICR >>> 4);
+    public static final int MSR_X2APIC_SELF_IPI = MSR_X2APIC_BASE + (SELF_IPI >>> 4);
+
+    /** IA32_APIC_BASE bits 11 (EN, APIC global enable) and 10 (EXTD, x2APIC mode). */
+    public static final long APICBASE_ENABLE = 1L << 11;
+    public static final long APICBASE_X2APIC_ENABLE = 1L << 10;
+
+    /** The x2APIC MSR of the register at xAPIC {@code offset}. */
+    public static int x2apicMsr(int offset) {
+        return MSR_X2APIC_BASE + (offset >>> 4);
+    }
 
     /** TDCR encoding for a divide value (1, 2, 4, ..., 128): bits 3,1,0 per the SDM. */
     public static int tdcrFor(int divide) {

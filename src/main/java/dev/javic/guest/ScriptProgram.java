@@ -14,7 +14,14 @@ import java.util.List;
  * it was interrupted with (and when), the values it read, the exceptions its instructions raised.
  *
  * <p>Handlers end with IRET, appended here. A vector without a handler gets the guest kernel's default:
- * EOI for external interrupts (vector 32..254), nothing for exceptions, NMI and the spurious vector.
+ * EOI for external interrupts (vector 32..254), nothing for exceptions, NMI and the spurious vector. The
+ * kernel EOIs the way its APIC mode requires: by the xAPIC page, or by WRMSR to the x2APIC EOI MSR once
+ * one of its own WRMSRs to IA32_APIC_BASE has switched the APIC to x2APIC mode (as Linux switches its
+ * {@code apic->eoi} when it enables x2APIC).
+ *
+ * <p>Two instructions are two CPU operations each, an RDMSR and then a WRMSR of a value computed from what
+ * it read: {@code TSC_DEADLINE_AFTER} and {@code MSR_OR}. The WRMSR they still owe survives an interrupt
+ * between the two (it is kept in the interrupted frame and issued after the IRET).
  */
 public final class ScriptProgram implements GuestProgram {
     private static final int MAX_DEPTH = 64;
@@ -22,6 +29,7 @@ public final class ScriptProgram implements GuestProgram {
     private final GuestCode main;
     private final GuestCode[] handlers = new GuestCode[256];
     private final GuestCode eoiHandler;
+    private final GuestCode x2apicEoiHandler;
     private final GuestCode emptyHandler;
 
     private final GuestCode[] frameCode = new GuestCode[MAX_DEPTH];
@@ -32,12 +40,18 @@ public final class ScriptProgram implements GuestProgram {
 
     /** The instruction whose operation was issued last, to record its result at the next call. */
     private GuestInsn issued;
-    /** Second step of TSC_DEADLINE_AFTER pending (the TSC was read; write the deadline next). */
-    private boolean deadlinePending;
-    /** The IA32_TSC_DEADLINE value to write in that second step (TSC read + the instruction's cycles). */
-    private long deadlineValue;
-    /** Per frame: the deadline write still owed by the code an interrupt interrupted (-1 = none). */
-    private final long[] frameDeadline = new long[MAX_DEPTH];
+    /**
+     * The MSR of the WRMSR a two-operation instruction owes after its RDMSR (TSC_DEADLINE_AFTER: the deadline
+     * MSR; MSR_OR: the MSR it read), or -1 when none is owed.
+     */
+    private long owedMsr = -1;
+    /** The value of that WRMSR (TSC read + the instruction's cycles; the MSR read | the instruction's bits). */
+    private long owedValue;
+    /** Per frame: the WRMSR still owed by the code an interrupt interrupted (MSR, -1 = none; value). */
+    private final long[] frameOwedMsr = new long[MAX_DEPTH];
+    private final long[] frameOwedValue = new long[MAX_DEPTH];
+    /** The guest kernel's APIC driver: x2APIC (EOI by MSR) after its WRMSR to IA32_APIC_BASE set bit 10. */
+    private boolean x2apicMode;
     /** The vCPU's operation, as last passed to {@link #next}: the CPU leaves each outcome in it. */
     private Operation lastOp;
 
@@ -56,10 +70,11 @@ public final class ScriptProgram implements GuestProgram {
     public ScriptProgram(GuestCode main) {
         this.main = main;
         this.eoiHandler = GuestCode.builder().eoi().build();
+        this.x2apicEoiHandler = GuestCode.builder().x2apicEoi().build();
         this.emptyHandler = GuestCode.builder().build();
         frameCounters = new long[MAX_DEPTH][];
         frameCode[0] = main;
-        Arrays.fill(frameDeadline, -1);
+        Arrays.fill(frameOwedMsr, -1);
         depth = 1;
         this.maxLength = main.length();
     }
@@ -91,9 +106,9 @@ public final class ScriptProgram implements GuestProgram {
     public void next(Operation op, long now) {
         lastOp = op;
         recordOutcome(op, now);
-        if (deadlinePending) {
-            deadlinePending = false;
-            op.set(OpKind.WRMSR, GuestKernel.MSR_IA32_TSC_DEADLINE, deadlineValue);
+        if (owedMsr >= 0) {
+            op.set(OpKind.WRMSR, owedMsr, owedValue);
+            owedMsr = -1;
             return;
         }
         while (true) {
@@ -109,10 +124,10 @@ public final class ScriptProgram implements GuestProgram {
                 }
                 depth--; // the handler returns
                 issued = null;
-                if (frameDeadline[depth - 1] >= 0) {
-                    // The interrupted code had read the TSC for a deadline: it writes the MSR after the IRET.
-                    deadlinePending = true;
-                    deadlineValue = frameDeadline[depth - 1];
+                if (frameOwedMsr[depth - 1] >= 0) {
+                    // The interrupted code had done the RDMSR of a two-step instruction: its WRMSR follows the IRET.
+                    owedMsr = frameOwedMsr[depth - 1];
+                    owedValue = frameOwedValue[depth - 1];
                 }
                 op.set(OpKind.IRET, 0, 0);
                 return;
@@ -181,6 +196,7 @@ public final class ScriptProgram implements GuestProgram {
             case PAUSE -> op.set(OpKind.PAUSE, 0, 0);
             case VMMCALL -> op.set(OpKind.VMMCALL, 0, 0);
             case TSC_DEADLINE_AFTER -> op.set(OpKind.RDMSR, GuestKernel.MSR_IA32_TSC, 0);
+            case MSR_OR -> op.set(OpKind.RDMSR, insn.a(), 0);
             default -> throw new IllegalStateException("not a CPU operation: " + insn);
         }
     }
@@ -190,16 +206,26 @@ public final class ScriptProgram implements GuestProgram {
         if (insn == null) {
             return;
         }
+        if (op.kind == OpKind.WRMSR && op.address == GuestKernel.MSR_IA32_APICBASE && op.fault < 0) {
+            x2apicMode = (op.value & GuestKernel.APICBASE_X2APIC_ENABLE) != 0;
+        }
         if (op.fault >= 0) {
             faults.add(new Observation(describe(insn), op.fault, now));
             if (insn.code() == GuestInsn.Code.TSC_DEADLINE_AFTER) {
                 return;
             }
         }
-        if (insn.code() == GuestInsn.Code.TSC_DEADLINE_AFTER && !deadlinePending && op.kind == OpKind.RDMSR) {
-            deadlinePending = true;
-            deadlineValue = op.result + insn.a();
-            return;
+        if (op.kind == OpKind.RDMSR && op.fault < 0 && owedMsr < 0) {
+            if (insn.code() == GuestInsn.Code.TSC_DEADLINE_AFTER) {
+                owedMsr = GuestKernel.MSR_IA32_TSC_DEADLINE;
+                owedValue = op.result + insn.a();
+                return;
+            }
+            if (insn.code() == GuestInsn.Code.MSR_OR) {
+                owedMsr = insn.a();
+                owedValue = op.result | insn.b();
+                return;
+            }
         }
         if (insn.label() != null && op.fault < 0) {
             long value = op.result;
@@ -244,18 +270,20 @@ public final class ScriptProgram implements GuestProgram {
         if (issued != null && lastOp != null) {
             recordOutcome(lastOp, now);
         }
-        frameDeadline[depth - 1] = deadlinePending ? deadlineValue : -1;
+        frameOwedMsr[depth - 1] = owedMsr;
+        frameOwedValue[depth - 1] = owedValue;
         GuestCode h = handlers[vector];
         if (h == null) {
-            h = vector >= 32 && vector != GuestKernel.SPURIOUS_VECTOR ? eoiHandler : emptyHandler;
+            h = vector < 32 || vector == GuestKernel.SPURIOUS_VECTOR ? emptyHandler
+                    : x2apicMode ? x2apicEoiHandler : eoiHandler;
         }
         frameCode[depth] = h;
         framePc[depth] = 0;
-        frameDeadline[depth] = -1;
+        frameOwedMsr[depth] = -1;
         depth++;
-        // The handler starts clean; a deadline write owed by the interrupted code waits in its frame.
+        // The handler starts clean; a WRMSR owed by the interrupted code waits in its frame.
         issued = null;
-        deadlinePending = false;
+        owedMsr = -1;
     }
 
     @Override
@@ -263,10 +291,10 @@ public final class ScriptProgram implements GuestProgram {
         startups.add(new Observation("sipi", rip >>> 12, now));
         depth = 1;
         framePc[0] = 0;
-        frameDeadline[0] = -1;
+        frameOwedMsr[0] = -1;
         finished = false;
         issued = null;
-        deadlinePending = false;
+        owedMsr = -1;
         // The AP's start-up code is its program: it runs again from the top.
         frameCode[0] = main;
     }

@@ -216,6 +216,7 @@ final class Avic {
                 // not a kick (series item 13): targets that were running got the doorbell from the hardware,
                 // and one that entered the guest since then finds its IRR at VMRUN; a kick would send a
                 // needless host IPI to a running target and pull it out of the guest.
+                // xAPIC format: AVIC is never active with an APIC in x2APIC mode (Svm.setMsr refuses EXTD).
                 irq.fromIcr(icrLow, icrHigh);
                 Vm vm = vcpu.vm();
                 for (int i = 0; i < vm.vcpuCount(); i++) {

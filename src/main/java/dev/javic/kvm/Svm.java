@@ -215,8 +215,9 @@ final class Svm {
     static final int MSR_IA32_TSC = 0x10;
     static final int MSR_IA32_APICBASE = 0x1B;
     static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
-    static final int X2APIC_MSR_BASE = 0x800;
-    static final int X2APIC_MSR_END = 0x8FF;
+
+    /** RDMSR result slot for {@link #getMsr}: exit handling allocates nothing. */
+    private final long[] msrData = new long[1];
 
     private long msrInterception(Vcpu vcpu) {
         Vmcb v = vcpu.vmcb;
@@ -232,9 +233,9 @@ final class Svm {
                 return cost;
             }
         } else {
-            long data = getMsr(vcpu, msr);
-            boolean ok = data != MSR_FAULT;
-            tracer.kvmMsr(vcpu.hostCpuId(), vcpu.vcpuId(), false, msr, ok ? data : 0, !ok);
+            boolean ok = getMsr(vcpu, msr, msrData);
+            long data = ok ? msrData[0] : 0;
+            tracer.kvmMsr(vcpu.hostCpuId(), vcpu.vcpuId(), false, msr, data, !ok);
             if (!ok) {
                 injectGp(vcpu);
                 return cost;
@@ -246,41 +247,43 @@ final class Svm {
         return cost;
     }
 
-    private static final long MSR_FAULT = 0x8000_0000_DEAD_BEEFL;
-
-    private long getMsr(Vcpu vcpu, int msr) {
+    /** kvm_get_msr_common for the MSRs javic's guests have: the value in {@code out[0]}, or false for #GP. */
+    private boolean getMsr(Vcpu vcpu, int msr, long[] out) {
         LocalApic apic = vcpu.lapic;
         if (msr == MSR_IA32_TSC) {
-            return vcpu.guestTsc();
+            out[0] = vcpu.guestTsc();
+            return true;
         }
         if (msr == MSR_IA32_APICBASE) {
-            return apic.apicBase();
+            out[0] = apic.apicBase();
+            return true;
         }
         if (msr == MSR_IA32_TSC_DEADLINE) {
-            return apic.getTscDeadline();
+            out[0] = apic.getTscDeadline();
+            return true;
         }
-        if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_END) {
-            // kvm_x2apic_msr_read: only in x2APIC mode; in xAPIC mode the MSRs do not exist (#GP).
-            if (!apic.isX2apicMode()) {
-                return MSR_FAULT;
+        if (ApicRegs.isX2apicMsr(msr)) {
+            // kvm_x2apic_msr_read: #GP unless in x2APIC mode and a readable register.
+            if (!apic.x2apicMsrRead(msr, out)) {
+                return false;
             }
-            int offset = (msr - X2APIC_MSR_BASE) << 4;
-            if (offset == ApicRegs.ICR) {
-                return ((long) apic.regRead(ApicRegs.ICR2) << 32) | (apic.regRead(ApicRegs.ICR) & 0xFFFFFFFFL);
-            }
-            return ApicRegs.isValidRegister(offset) ? apic.regRead(offset) & 0xFFFFFFFFL : MSR_FAULT;
+            tracer.kvmApic(vcpu.hostCpuId(), vcpu.vcpuId(), false, ApicRegs.x2apicOffset(msr), (int) out[0]);
+            return true;
         }
-        return MSR_FAULT; // ignore_msrs=0: unknown MSRs #GP
+        return false; // ignore_msrs=0: unknown MSRs #GP
     }
 
+    /** kvm_set_msr_common for the MSRs javic's guests have; false for #GP. */
     private boolean setMsr(Vcpu vcpu, int msr, long data) {
         LocalApic apic = vcpu.lapic;
         if (msr == MSR_IA32_APICBASE) {
-            boolean x2apicAllowed = !avic.isActive(vcpu); // x2APIC is not in the guest CPUID under AVIC
-            if ((data & LocalApic.APIC_BASE_X2APIC_ENABLE) != 0 && !x2apicAllowed) {
+            // x2APIC is in the guest CPUID unless AVIC is active (series item 9, GuestCpuid): kvm_apic_set_base
+            // then treats bit 10 as reserved.
+            boolean x2apicInCpuid = !avic.isActive(vcpu);
+            if ((data & LocalApic.APIC_BASE_X2APIC_ENABLE) != 0 && !x2apicInCpuid) {
                 return false;
             }
-            if (!apic.setApicBase(data)) {
+            if (!apic.setApicBase(data, x2apicInCpuid)) {
                 return false;
             }
             if (avic.isActive(vcpu) && (data & ~0xFFFL) != Avic.APIC_DEFAULT_PHYS_BASE) {
@@ -293,22 +296,16 @@ final class Svm {
             apic.setTscDeadline(data);
             return true;
         }
-        if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_END) {
-            if (!apic.isX2apicMode()) {
+        if (ApicRegs.isX2apicMsr(msr)) {
+            // kvm_x2apic_msr_write: #GP unless in x2APIC mode and a write the register takes.
+            if (!apic.x2apicMsrWrite(msr, data)) {
                 return false;
             }
-            int offset = (msr - X2APIC_MSR_BASE) << 4;
-            if (offset == ApicRegs.ICR) {
-                // x2APIC ICR is one 64-bit register; the destination is the high half.
-                apic.regWrite(ApicRegs.ICR2, (int) (data >>> 32));
-                apic.regWrite(ApicRegs.ICR, (int) data);
-                return true;
-            }
-            if (!ApicRegs.isValidRegister(offset)) {
-                return false;
-            }
+            int offset = ApicRegs.x2apicOffset(msr);
             tracer.kvmApic(vcpu.hostCpuId(), vcpu.vcpuId(), true, offset, (int) data);
-            apic.regWrite(offset, (int) data);
+            if (offset == ApicRegs.EOI) {
+                vcpu.requests |= Vcpu.REQ_EVENT; // apic_set_eoi: kvm_make_request(KVM_REQ_EVENT)
+            }
             return true;
         }
         return false;
@@ -334,7 +331,10 @@ final class Svm {
         if (vcpu.lapic.isHardwareEnabled() && !vcpu.lapic.isX2apicMode() && (gpa & ~0xFFFL) == apicBase) {
             emulateApicAccess(vcpu, (int) (gpa & 0xFFF));
         } else if (!emulator.write) {
-            // No device at this address: the VMM's MMIO read of unassigned space returns all ones.
+            // No device at this address: the VMM's MMIO read of unassigned space returns all ones. The APIC
+            // page of a hardware-disabled APIC, or of one in x2APIC mode (which does not decode MMIO), is the
+            // same hole: apic_mmio_read fills the data with 0xff and apic_mmio_write drops the store
+            // (KVM_X86_QUIRK_LAPIC_MMIO_HOLE, on by default).
             vcpu.vmcb.setRax(emulator.size == 8 ? -1L : 0xFFFFFFFFL);
         }
         skipEmulatedInstruction(vcpu);

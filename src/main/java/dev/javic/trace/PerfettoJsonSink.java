@@ -289,7 +289,9 @@ public final class PerfettoJsonSink implements TraceSink {
     public void kvmApicIpi(long time, int cpu, int vcpuId, int icrLow, int destId) {
         matcher.ipiEmulated(time, vcpuId);
         StringBuilder b = instant(time, PID_VM, vcpuTid(vcpuId), "kvm_apic_ipi");
-        b.append("\",\"cat\":\"apic\",\"args\":{\"vec\":").append(icrLow & 0xFF).append(",\"dst\":").append(destId)
+        // dst as unsigned: an x2APIC destination is 32 bits (0xffffffff broadcast).
+        b.append("\",\"cat\":\"apic\",\"args\":{\"vec\":").append(icrLow & 0xFF)
+                .append(",\"dst\":").append(Integer.toUnsignedLong(destId))
                 .append(",\"icr_low\":\"0x");
         FtraceTextSink.appendHex(b, icrLow & 0xFFFF_FFFFL, 8);
         b.append("\"}");

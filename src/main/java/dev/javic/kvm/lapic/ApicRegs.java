@@ -4,7 +4,8 @@ package dev.javic.kvm.lapic;
  * xAPIC register offsets and bit fields (Linux {@code arch/x86/include/asm/apicdef.h}, Intel SDM vol. 3
  * ch. 10, AMD APM vol. 2 ch. 16). Offsets are from the APIC base and also index the 4 KiB register page
  * (the AVIC backing page). Delivery modes are the unshifted ICR/LVT field values (bits 10:8), as in
- * {@link ApicIrq#deliveryMode}.
+ * {@link ApicIrq#deliveryMode}. In x2APIC mode the same registers are MSRs 0x800 + offset / 16
+ * ({@link #x2apicMsr}), plus SELF IPI at 0x3F0 (MSR 0x83F).
  *
  * <pre>
  *  0x020 ID        31:24 APIC ID          0x100..0x170 ISR  \
@@ -158,6 +159,57 @@ public final class ApicRegs {
     public static final long APIC_DEFAULT_PHYS_BASE = 0xFEE0_0000L;
     /** MSR 0x6E0, IA32_TSC_DEADLINE. */
     public static final int MSR_TSC_DEADLINE = 0x6E0;
+
+    // ---- x2APIC (SDM vol. 3 §10.12; apicdef.h APIC_BASE_MSR, X2APIC_BROADCAST) ----
+    /** First x2APIC MSR: MSR = 0x800 + xAPIC offset / 16 (x86.c routes 0x800..0x8FF to kvm_x2apic_msr_*). */
+    public static final int X2APIC_MSR_BASE = 0x800;
+    public static final int X2APIC_MSR_LAST = 0x8FF;
+    /** x2APIC physical and logical broadcast destination (32 bits). */
+    public static final int X2APIC_BROADCAST = 0xFFFF_FFFF;
+    /**
+     * lapic.c X2APIC_ICR_RESERVED_BITS: GENMASK(31, 20) | GENMASK(17, 16) | BIT(13) of the 64-bit ICR; a WRMSR
+     * that sets any of them raises #GP. (Bit 12, delivery status, is reserved too; KVM clears it instead.)
+     */
+    public static final long X2APIC_ICR_RESERVED = 0xFFF0_0000L | 0x3_0000L | 0x2000L;
+
+    /** The x2APIC MSR of the register at xAPIC {@code offset}. */
+    public static int x2apicMsr(int offset) {
+        return X2APIC_MSR_BASE + (offset >>> 4);
+    }
+
+    /** The xAPIC offset of x2APIC MSR {@code msr} (lapic.c: {@code reg = (msr - APIC_BASE_MSR) << 4}). */
+    public static int x2apicOffset(int msr) {
+        return (msr - X2APIC_MSR_BASE) << 4;
+    }
+
+    /** Whether {@code msr} is in the x2APIC MSR range 0x800..0x8FF. */
+    public static boolean isX2apicMsr(long msr) {
+        return msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST;
+    }
+
+    /**
+     * kvm_apic_calc_x2apic_ldr (SDM §10.12.10.2): the logical x2APIC ID derived from the x2APIC ID, cluster
+     * ID[19:4] in LDR[31:16] and bit ID[3:0] of the cluster's 16-bit member mask in LDR[15:0].
+     */
+    public static int x2apicLdr(int x2apicId) {
+        return ((x2apicId >>> 4) << 16) | (1 << (x2apicId & 0xF));
+    }
+
+    /**
+     * The registers RDMSR can read in x2APIC mode (kvm_lapic_readable_reg_mask with x2APIC on; SDM table
+     * 10-6): ID, LVR, TPR, PPR, LDR, SPIV, ISR/TMR/IRR, ESR, ICR (64 bits), the LVTs, TMICT, TMCCT, TDCR.
+     * Not APR, DFR and ICR2 (gone in x2APIC mode), nor the write-only EOI and SELF IPI, nor RRR.
+     */
+    public static boolean isX2apicReadable(int offset) {
+        if (offset < 0 || (offset & 0xF) != 0 || offset > TDCR) {
+            return false;
+        }
+        return switch (offset) {
+            case ID, LVR, TPR, PPR, LDR, SPIV, ESR, ICR, LVTT, LVTTHMR, LVTPC, LVT0, LVT1, LVTERR, TMICT, TMCCT,
+                 TDCR -> true;
+            default -> offset >= ISR && offset < IRR + VECTOR_REG_WORDS * VECTOR_REG_STRIDE;
+        };
+    }
 
     /** Offset of the 32-bit word of ISR/TMR/IRR (at {@code base}) that holds {@code vector}. */
     public static int vectorWordOffset(int base, int vector) {

@@ -4,7 +4,9 @@ package dev.javic.kvm.lapic;
  * Delivery of one interrupt to the VM's local APICs: Linux {@code kvm_irq_delivery_to_apic}
  * (arch/x86/kvm/irq_comm.c, 2016, without vector hashing), the reference loop over all vCPUs. KVM first
  * tries a map-based fast path ({@code kvm_irq_delivery_to_apic_fast}); it reaches the same targets except
- * when several APICs share an xAPIC ID (the map keeps the first), so only the loop is modelled.
+ * when several APICs share an xAPIC ID (the map keeps the first) or a VM mixes xAPIC and x2APIC modes (the
+ * fast path decides "broadcast" from the sender's mode alone), so only the loop is modelled. Destinations
+ * are matched per target by {@link LocalApic#matchDest}, which handles both modes (kvm_apic_mda).
  */
 public final class IrqDelivery {
     private IrqDelivery() {
@@ -36,7 +38,9 @@ public final class IrqDelivery {
      * May rewrite {@code irq.deliveryMode}, as KVM does for a physical broadcast in lowest-priority mode.
      */
     public static int irqDeliveryToApic(LocalApic source, ApicIrq irq, LocalApic[] apics, LowestPriority policy) {
-        // irq_comm.c: a physical broadcast cannot be arbitrated; KVM turns it into a fixed broadcast.
+        // irq_comm.c: a physical broadcast cannot be arbitrated; KVM turns it into a fixed broadcast. KVM tests
+        // dest_id == 0xff whatever the sender's mode, so an x2APIC lowest-priority IPI to 0xFFFFFFFF is not
+        // converted and goes to one APIC, and one to x2APIC ID 0xFF becomes fixed (lapic.c, to this day).
         if (!irq.logicalDestination && irq.destId == ApicRegs.BROADCAST && irq.deliveryMode == ApicRegs.DM_LOWEST) {
             irq.deliveryMode = ApicRegs.DM_FIXED;
         }

@@ -6,8 +6,14 @@ import dev.javic.hw.PhysicalMemory;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One vCPU's software local APIC in xAPIC mode, after Linux {@code arch/x86/kvm/lapic.c} (2016 era, with
- * the few later fixes noted where they apply).
+ * One vCPU's software local APIC, after Linux {@code arch/x86/kvm/lapic.c} (2016 era, with the few later
+ * fixes noted where they apply), in xAPIC mode (registers in the MMIO page: {@link #regRead} /
+ * {@link #regWrite}) or x2APIC mode (registers as MSRs 0x800..0x8FF: {@link #x2apicMsrRead} /
+ * {@link #x2apicMsrWrite}; SDM vol. 3 §10.12), switched by IA32_APIC_BASE ({@link #setApicBase}).
+ *
+ * <p>In x2APIC mode the register page keeps KVM's layout on AMD ({@code x2apic_icr_is_split}): the ID
+ * word holds the whole 32-bit x2APIC ID, LDR the derived logical ID, ICR the low and ICR2 the high half of
+ * the 64-bit ICR.
  *
  * <p><b>One copy of state.</b> Every architectural register lives in the 4 KiB register page at
  * {@link #regsPagePa()} in {@link PhysicalMemory}, at its xAPIC offset. With AVIC the same page is the
@@ -27,8 +33,34 @@ public final class LocalApic {
     public static final long MIN_TIMER_PERIOD_NS = 200_000;
     /** x86.c process_nmi: at most two NMIs are kept pending (one in service, one latched). */
     public static final int NMI_PENDING_MAX = 2;
-    /** IA32_APIC_BASE bit 10 (x2APIC enable), which {@link #setApicBase(long)} refuses in this xAPIC model. */
+    /** IA32_APIC_BASE bit 10 (EXTD, x2APIC enable). */
     public static final long APIC_BASE_X2APIC_ENABLE = ApicRegs.APIC_BASE_X2APIC_ENABLE;
+    /** IA32_APIC_BASE bits a guest may never set: 1..7 and 9, and above the 52-bit physical address width. */
+    private static final long APIC_BASE_RESERVED = 0xFFF0_0000_0000_0000L | 0x2FF;
+
+    /**
+     * The APIC's mode as IA32_APIC_BASE[EN, EXTD] gives it (lapic.h {@code enum lapic_mode}; SDM §10.12.5.1):
+     * EN=0 EXTD=0 disabled, EN=1 EXTD=0 xAPIC, EN=1 EXTD=1 x2APIC; EN=0 EXTD=1 is not a state at all.
+     * <pre>
+     *   DISABLED --EN=1--> XAPIC --EXTD=1--> X2APIC
+     *      ^                 |                 |
+     *      +------EN=0-------+------EN=0-------+      (X2APIC -> XAPIC and DISABLED -> X2APIC: #GP)
+     * </pre>
+     */
+    enum ApicMode {
+        DISABLED, INVALID, XAPIC, X2APIC;
+
+        static ApicMode of(long apicBase) {
+            boolean en = (apicBase & APIC_BASE_ENABLE) != 0;
+            boolean extd = (apicBase & APIC_BASE_X2APIC_ENABLE) != 0;
+            return en ? (extd ? X2APIC : XAPIC) : (extd ? INVALID : DISABLED);
+        }
+
+        /** kvm_apic_set_base: the transitions a guest WRMSR may make (a host-initiated write may make any). */
+        boolean canBecome(ApicMode next) {
+            return next != INVALID && !(this == X2APIC && next == XAPIC) && !(this == DISABLED && next == X2APIC);
+        }
+    }
 
     // lapic.h KVM_APIC_INIT / KVM_APIC_SIPI bit numbers in apic->pending_events.
     private static final int EVENT_INIT = 1;
@@ -117,7 +149,9 @@ public final class LocalApic {
         write(SPIV, SPIV_RESET);
         swEnabled = false;
         write(TPR, 0);
-        write(LDR, 0);
+        if (!isX2apicMode()) {
+            write(LDR, 0); // kvm_lapic_reset: an INIT in x2APIC mode keeps the (read-only, derived) LDR
+        }
         write(ESR, 0);
         write(ICR, 0);
         write(ICR2, 0);
@@ -141,30 +175,63 @@ public final class LocalApic {
         arbPrioCounter = 0;
     }
 
-    /** IA32_APIC_BASE (MSR 0x1B) value: base address, global enable (bit 11), BSP (bit 8). */
+    /** IA32_APIC_BASE (MSR 0x1B) value: base address, global enable (bit 11), x2APIC (bit 10), BSP (bit 8). */
     public long apicBase() {
         return apicBase;
     }
 
     /**
-     * WRMSR IA32_APIC_BASE (kvm_set_apic_base / kvm_lapic_set_base). Returns false, changing nothing, for a
-     * value the guest may not write (the caller injects #GP): reserved bits, or x2APIC enable, which this
-     * xAPIC-only model does not offer (the 2016 AVIC design hides x2APIC from the guest).
+     * WRMSR IA32_APIC_BASE from a guest whose CPUID does not offer x2APIC: {@link #setApicBase(long, boolean)}
+     * with {@code x2apicInCpuid} false, so that bit 10 is a reserved bit.
      */
     public boolean setApicBase(long value) {
-        long reserved = 0xFFF0_0000_0000_0000L | 0x2FF | APIC_BASE_X2APIC_ENABLE;
-        if ((value & reserved) != 0) {
+        return setApicBase(value, false);
+    }
+
+    /**
+     * WRMSR IA32_APIC_BASE by the guest (kvm_apic_set_base with host_initiated = false, then
+     * __kvm_apic_set_base). Returns false, changing nothing, for a value the guest may not write (the caller
+     * injects #GP): reserved bits (bit 10 too unless {@code x2apicInCpuid}: KVM reserves it when the guest's
+     * CPUID lacks X86_FEATURE_X2APIC), EXTD without EN, x2APIC to xAPIC and disabled to x2APIC (SDM
+     * §10.12.5.1; {@link ApicMode}). Writing the current value is a no-op.
+     *
+     * <p>Enabling the APIC sets the xAPIC ID to the vCPU id (kvm_apic_set_xapic_id); entering x2APIC mode
+     * sets the 32-bit x2APIC ID and derives LDR from it (kvm_apic_set_x2apic_id). Leaving x2APIC mode for
+     * disabled keeps every register (SDM: the x2APIC ID is preserved, the rest is undefined; KVM keeps them).
+     */
+    public boolean setApicBase(long value, boolean x2apicInCpuid) {
+        if (value == apicBase) {
+            return true;
+        }
+        long reserved = APIC_BASE_RESERVED | (x2apicInCpuid ? 0 : APIC_BASE_X2APIC_ENABLE);
+        if ((value & reserved) != 0 || !ApicMode.of(apicBase).canBecome(ApicMode.of(value))) {
             return false;
         }
         long old = apicBase;
         apicBase = value;
-        if (((old ^ value) & APIC_BASE_ENABLE) != 0) {
-            if ((value & APIC_BASE_ENABLE) != 0) {
-                write(ID, vcpuId << ID_SHIFT); // lapic.c: re-enabling restores the APIC ID to the vCPU id
+        if (((old ^ value) & APIC_BASE_ENABLE) != 0 && (value & APIC_BASE_ENABLE) != 0) {
+            write(ID, vcpuId << ID_SHIFT); // lapic.c: re-enabling restores the APIC ID to the vCPU id
+        }
+        if (((old ^ value) & APIC_BASE_X2APIC_ENABLE) != 0) {
+            if ((value & APIC_BASE_X2APIC_ENABLE) != 0) {
+                setX2apicId();
+            } else if ((value & APIC_BASE_ENABLE) != 0) {
+                write(ID, vcpuId << ID_SHIFT); // only a host-initiated write goes x2APIC -> xAPIC directly
             }
+        }
+        if (((old ^ value) & (APIC_BASE_ENABLE | APIC_BASE_X2APIC_ENABLE)) != 0) {
             host.apicMapChanged(this);
         }
         return true;
+    }
+
+    /**
+     * kvm_apic_set_x2apic_id: the x2APIC ID is the vCPU id (SDM: the initial APIC ID, not whatever software
+     * wrote to the xAPIC ID register) and LDR = cluster (ID[31:4]) in 31:16, bit ID[3:0] in 15:0.
+     */
+    private void setX2apicId() {
+        write(ID, vcpuId);
+        write(LDR, ApicRegs.x2apicLdr(vcpuId));
     }
 
     public boolean isHardwareEnabled() {
@@ -175,9 +242,9 @@ public final class LocalApic {
         return swEnabled;
     }
 
-    /** Always false: this model is xAPIC only (x2APIC is hidden from the guest in the 2016 AVIC design). */
+    /** lapic.h apic_x2apic_mode: IA32_APIC_BASE has EXTD (and, as the state machine ensures, EN) set. */
     public boolean isX2apicMode() {
-        return false;
+        return (apicBase & APIC_BASE_X2APIC_ENABLE) != 0;
     }
 
     /** lapic.c apic_enabled: both the MSR enable and the SPIV software enable are set. */
@@ -190,7 +257,8 @@ public final class LocalApic {
     // =====================================================================================================
 
     /**
-     * An aligned 32-bit read of register {@code offset} (kvm_lapic_reg_read + __apic_read). APR, PPR and
+     * An aligned 32-bit read of register {@code offset} (kvm_lapic_reg_read + __apic_read), as an xAPIC MMIO
+     * read reaches it; in x2APIC mode the page is not decoded and the guest uses {@link #x2apicMsrRead}. APR, PPR and
      * TMCCT are computed; write-only EOI and the unimplemented RRR read 0. A reserved offset reads 0 and
      * sets ESR "illegal register address" as the SDM says; KVM instead fails the access silently (no ESR).
      */
@@ -211,7 +279,10 @@ public final class LocalApic {
         };
     }
 
-    /** An aligned 32-bit write of {@code value} to register {@code offset} with every side effect. */
+    /**
+     * An aligned 32-bit write of {@code value} to register {@code offset} with every side effect, with xAPIC
+     * semantics (an MMIO write, or an AVIC trap); x2APIC-mode writes go through {@link #x2apicMsrWrite}.
+     */
     public void regWrite(int offset, int value) {
         checkOffset(offset);
         switch (offset) {
@@ -256,6 +327,95 @@ public final class LocalApic {
      */
     public void writeNodecode(int offset) {
         regWrite(offset, offset == EOI ? 0 : read(offset));
+    }
+
+    // =====================================================================================================
+    // x2APIC MSR access (kvm_x2apic_msr_read / kvm_x2apic_msr_write)
+    // =====================================================================================================
+
+    /**
+     * RDMSR of x2APIC MSR {@code msr} (0x800..0x8FF), kvm_x2apic_msr_read: on success stores the value in
+     * {@code out[0]} and returns true; returns false for #GP: the APIC is not in x2APIC mode, or the MSR is
+     * not a readable register ({@link ApicRegs#isX2apicReadable}: reserved, APR, DFR, ICR2, the write-only
+     * EOI and SELF IPI, RRR). ICR reads as one 64-bit value, ID as the 32-bit x2APIC ID. A #GP leaves ESR
+     * alone (SDM §10.12.1.2: in x2APIC mode illegal accesses fault instead of setting ESR bit 7).
+     */
+    public boolean x2apicMsrRead(int msr, long[] out) {
+        int offset = ApicRegs.x2apicOffset(msr);
+        if (!isX2apicMode() || !ApicRegs.isX2apicMsr(msr) || !ApicRegs.isX2apicReadable(offset)) {
+            return false;
+        }
+        if (offset == ICR) {
+            out[0] = ((long) read(ICR2) << 32) | (read(ICR) & 0xFFFF_FFFFL); // kvm_x2apic_icr_read, split ICR
+        } else {
+            out[0] = regRead(offset) & 0xFFFF_FFFFL;
+        }
+        return true;
+    }
+
+    /**
+     * WRMSR of x2APIC MSR {@code msr} (0x800..0x8FF), kvm_x2apic_msr_write + kvm_lapic_msr_write: returns
+     * false, having changed nothing, for #GP. ICR takes all 64 bits (its reserved bits #GP, the busy bit is
+     * dropped) and sends at once; every other register #GPs on a value above 32 bits. Then, as
+     * kvm_lapic_reg_write in x2APIC mode: the read-only ID, LDR, LVR, PPR, ISR, TMR, IRR, TMCCT and the absent
+     * APR, DFR, ICR2, RRR and reserved offsets #GP; ESR accepts only 0; SELF IPI takes a vector (bits 31:8
+     * reserved) and sends a fixed edge IPI to this APIC; EOI accepts only 0 (SDM; KVM ignores the value).
+     */
+    public boolean x2apicMsrWrite(int msr, long value) {
+        if (!isX2apicMode() || !ApicRegs.isX2apicMsr(msr)) {
+            return false;
+        }
+        int offset = ApicRegs.x2apicOffset(msr);
+        if (offset == ICR) {
+            return x2apicIcrWrite(value);
+        }
+        if ((value >>> 32) != 0) {
+            return false; // kvm_lapic_msr_write: "Bits 63:32 are reserved in all other registers"
+        }
+        int v = (int) value;
+        switch (offset) {
+            case TPR, SPIV, LVTT, LVTTHMR, LVTPC, LVT0, LVT1, LVTERR, TMICT, TDCR -> regWrite(offset, v);
+            case EOI -> {
+                if (v != 0) {
+                    return false; // SDM table 10-6 note: WRMSR of a non-zero value to EOI raises #GP
+                }
+                setEoi();
+            }
+            case ESR -> {
+                if (v != 0) {
+                    return false; // lapic.c: "if (apic_x2apic_mode(apic) && val != 0) ret = 1"
+                }
+                latchErrors(v);
+            }
+            case SELF_IPI -> {
+                if ((v & ~VECTOR_MASK) != 0) {
+                    return false;
+                }
+                // lapic.c: kvm_apic_send_ipi(apic, APIC_DEST_SELF | val, 0): fixed, edge, shorthand self.
+                icrIrq.set(v & VECTOR_MASK, DM_FIXED, false, false, false, SHORTHAND_SELF, 0);
+                sendIpi(icrIrq);
+            }
+            default -> {
+                return false; // read-only, absent in x2APIC mode, or reserved
+            }
+        }
+        return true;
+    }
+
+    /**
+     * kvm_x2apic_icr_write: the 64-bit ICR, destination in 63:32. Stored split as KVM does on AMD (low half at
+     * ICR, high half at ICR2), then sent.
+     */
+    private boolean x2apicIcrWrite(long value) {
+        if ((value & ApicRegs.X2APIC_ICR_RESERVED) != 0) {
+            return false;
+        }
+        int low = (int) value & ~ICR_BUSY;
+        int high = (int) (value >>> 32);
+        write(ICR, low);
+        write(ICR2, high);
+        sendIpi(icrIrq.fromIcr(low, high, true));
+        return true;
     }
 
     private static void checkOffset(int offset) {
@@ -336,7 +496,11 @@ public final class LocalApic {
     // =====================================================================================================
 
     private void sendIpi() {
-        ApicIrq irq = icrIrq.fromIcr(read(ICR), read(ICR2));
+        sendIpi(icrIrq.fromIcr(read(ICR), read(ICR2)));
+    }
+
+    /** apic_send_ipi for a decoded ICR (xAPIC ICR write, x2APIC ICR write, x2APIC SELF IPI). */
+    private void sendIpi(ApicIrq irq) {
         // SDM 10.5.3 "Send Illegal Vector": vectors 0-15 cannot be sent as fixed or lowest-priority interrupts;
         // here the IPI is dropped. KVM does not check and sends it (and the receivers accept it).
         if ((irq.deliveryMode == DM_FIXED || irq.deliveryMode == DM_LOWEST) && irq.vector < 16) {
@@ -508,11 +672,16 @@ public final class LocalApic {
 
     /**
      * kvm_apic_match_dest: does an interrupt from {@code source} (null for a device) with this shorthand and
-     * destination target this APIC?
+     * destination target this APIC? {@code dest} is the destination as the sender wrote it: 8 bits from an
+     * xAPIC, 32 bits from an x2APIC ({@link ApicIrq#destId}); it is turned into this APIC's MDA by
+     * {@link #messageDestinationAddress}.
      */
     public boolean matchDest(LocalApic source, int shorthand, int dest, boolean logical) {
         return switch (shorthand) {
-            case SHORTHAND_NONE -> logical ? matchLogicalAddr(dest) : matchPhysicalAddr(dest);
+            case SHORTHAND_NONE -> {
+                int mda = messageDestinationAddress(source, dest);
+                yield logical ? matchLogicalAddr(mda) : matchPhysicalAddr(mda);
+            }
             case SHORTHAND_SELF -> this == source;
             case SHORTHAND_ALL_INCLUDING_SELF -> true;
             case SHORTHAND_ALL_EXCLUDING_SELF -> this != source;
@@ -520,19 +689,58 @@ public final class LocalApic {
         };
     }
 
-    /** kvm_apic_match_physical_addr in xAPIC mode: the MDA equals the APIC ID, or is the broadcast 0xFF. */
-    public boolean matchPhysicalAddr(int mda) {
-        return mda == BROADCAST || mda == apicId();
+    /**
+     * kvm_apic_mda (today's lapic.c, the KVM_CAP_X2APIC_API broadcast quirk left on, as by default): the
+     * destination is compared as written, except that an interrupt that is not an IPI (an IOAPIC or MSI
+     * message, {@code source} null) to the xAPIC broadcast 0xFF means {@link ApicRegs#X2APIC_BROADCAST} to an
+     * APIC in x2APIC mode (KVM has no interrupt remapping, so devices can only address x2APICs in 8 bits).
+     * An IPI from an xAPIC to 0xFF therefore does not reach an x2APIC, and one from an x2APIC to 0xFFFFFFFF
+     * does not reach an xAPIC (mixed modes are undefined in the SDM). Before Linux 4.8 (the KVM_CAP_X2APIC_API
+     * series) kvm_apic_mda put an xAPIC sender's destination in MDA bits 31:24 and matched an xAPIC target on
+     * ID << 24; the unshifted form used here, and already by this class's xAPIC code, gives the same result
+     * whenever all APICs are in the same mode.
+     */
+    int messageDestinationAddress(LocalApic source, int dest) {
+        if (source == null && dest == BROADCAST && isX2apicMode()) {
+            return X2APIC_BROADCAST;
+        }
+        return dest;
+    }
+
+    /** kvm_apic_broadcast: 0xFFFFFFFF in x2APIC mode, 0xFF in xAPIC mode. */
+    private boolean isBroadcast(int mda) {
+        return mda == (isX2apicMode() ? X2APIC_BROADCAST : BROADCAST);
     }
 
     /**
-     * kvm_apic_match_logical_addr in xAPIC mode: flat model = any common bit of LDR[31:24] and the MDA;
-     * cluster model = same cluster (high nibbles) and a common bit in the low nibbles; 0xFF is broadcast.
-     * Any other DFR model matches nothing.
+     * kvm_apic_match_physical_addr: the MDA is the broadcast, or equals the APIC ID: the 32-bit x2APIC ID in
+     * x2APIC mode, the 8-bit xAPIC ID (which software may have rewritten) in xAPIC mode. KVM's "hotplug hack"
+     * also lets an xAPIC match a destination above 0xFF that equals its x2APIC ID (its vCPU id); with javic's
+     * IDs below 0xFF it never fires, but it is kept for fidelity.
+     */
+    public boolean matchPhysicalAddr(int mda) {
+        if (isBroadcast(mda)) {
+            return true;
+        }
+        if (isX2apicMode() || Integer.compareUnsigned(mda, 0xFF) > 0) {
+            return mda == vcpuId; // kvm_x2apic_id: the x2APIC ID is the vCPU id and read-only
+        }
+        return mda == apicId();
+    }
+
+    /**
+     * kvm_apic_match_logical_addr. x2APIC mode: the cluster model only, LDR[31:16] == MDA[31:16] and a common
+     * bit in LDR[15:0] and MDA[15:0] (SDM §10.12.10.2), 0xFFFFFFFF broadcast. xAPIC mode: flat model = any
+     * common bit of LDR[31:24] and the MDA; cluster model = same cluster (high nibbles) and a common bit in
+     * the low nibbles; 0xFF is broadcast. Any other DFR model matches nothing.
      */
     public boolean matchLogicalAddr(int mda) {
-        if (mda == BROADCAST) {
+        if (isBroadcast(mda)) {
             return true;
+        }
+        if (isX2apicMode()) {
+            int ldr = ldr();
+            return (ldr >>> 16) == (mda >>> 16) && (ldr & mda & 0xFFFF) != 0;
         }
         int logicalId = ldr() >>> 24;
         int dfr = dfr();
@@ -891,8 +1099,12 @@ public final class LocalApic {
     // Identity and raw page access
     // =====================================================================================================
 
+    /**
+     * The APIC ID: the 32-bit x2APIC ID in x2APIC mode (kvm_x2apic_id), else the xAPIC ID in ID[31:24]
+     * (kvm_xapic_id).
+     */
     public int apicId() {
-        return read(ID) >>> ID_SHIFT;
+        return isX2apicMode() ? read(ID) : read(ID) >>> ID_SHIFT;
     }
 
     public int ldr() {

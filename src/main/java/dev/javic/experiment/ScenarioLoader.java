@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.javic.guest.GuestCode;
+import dev.javic.hw.ApicRegs;
 import dev.javic.guest.GuestKernel;
 
 import java.io.IOException;
@@ -284,11 +285,11 @@ public final class ScenarioLoader {
     static final Map<String, Integer> APIC_REGISTERS = Map.ofEntries(
             Map.entry("ID", GuestKernel.ID), Map.entry("LVR", GuestKernel.LVR), Map.entry("TPR", GuestKernel.TPR),
             Map.entry("APR", GuestKernel.APR), Map.entry("PPR", GuestKernel.PPR), Map.entry("EOI", GuestKernel.EOI),
-            Map.entry("RRR", 0xC0), Map.entry("LDR", GuestKernel.LDR), Map.entry("DFR", GuestKernel.DFR),
+            Map.entry("RRR", ApicRegs.RRR), Map.entry("LDR", GuestKernel.LDR), Map.entry("DFR", GuestKernel.DFR),
             Map.entry("SPIV", GuestKernel.SPIV), Map.entry("ISR", GuestKernel.ISR), Map.entry("TMR", GuestKernel.TMR),
             Map.entry("IRR", GuestKernel.IRR), Map.entry("ESR", GuestKernel.ESR), Map.entry("ICR", GuestKernel.ICR),
-            Map.entry("ICR2", GuestKernel.ICR2), Map.entry("LVTT", GuestKernel.LVTT), Map.entry("LVTTHMR", 0x330),
-            Map.entry("LVTPC", 0x340), Map.entry("LVT0", GuestKernel.LVT0), Map.entry("LVT1", GuestKernel.LVT1),
+            Map.entry("ICR2", GuestKernel.ICR2), Map.entry("LVTT", GuestKernel.LVTT), Map.entry("LVTTHMR", ApicRegs.LVTTHMR),
+            Map.entry("LVTPC", ApicRegs.LVTPC), Map.entry("LVT0", GuestKernel.LVT0), Map.entry("LVT1", GuestKernel.LVT1),
             Map.entry("LVTERR", GuestKernel.LVTERR), Map.entry("TMICT", GuestKernel.TMICT),
             Map.entry("TMCCT", GuestKernel.TMCCT), Map.entry("TDCR", GuestKernel.TDCR));
 }

@@ -1,5 +1,7 @@
 package dev.javic.guest;
 
+import dev.javic.hw.ApicRegs;
+
 /**
  * Constants of the guest kernel: where its local APIC is, the xAPIC register offsets it uses, and
  * its ICR encodings (Intel SDM vol. 3 §10.6.1; AMD APM vol. 2 §16.5). The guest knows these as any
@@ -12,30 +14,30 @@ public final class GuestKernel {
     /** Default xAPIC base (IA32_APIC_BASE after reset). */
     public static final long APIC_BASE = 0xFEE00000L;
 
-    public static final int ID = 0x20;
-    public static final int LVR = 0x30;
-    public static final int TPR = 0x80;
-    public static final int APR = 0x90;
-    public static final int PPR = 0xA0;
-    public static final int EOI = 0xB0;
-    public static final int LDR = 0xD0;
-    public static final int DFR = 0xE0;
-    public static final int SPIV = 0xF0;
-    public static final int ISR = 0x100;
-    public static final int TMR = 0x180;
-    public static final int IRR = 0x200;
-    public static final int ESR = 0x280;
-    public static final int ICR = 0x300;
-    public static final int ICR2 = 0x310;
-    public static final int LVTT = 0x320;
-    public static final int LVT0 = 0x350;
-    public static final int LVT1 = 0x360;
-    public static final int LVTERR = 0x370;
-    public static final int TMICT = 0x380;
-    public static final int TMCCT = 0x390;
-    public static final int TDCR = 0x3E0;
+    public static final int ID = ApicRegs.ID;
+    public static final int LVR = ApicRegs.LVR;
+    public static final int TPR = ApicRegs.TPR;
+    public static final int APR = ApicRegs.APR;
+    public static final int PPR = ApicRegs.PPR;
+    public static final int EOI = ApicRegs.EOI;
+    public static final int LDR = ApicRegs.LDR;
+    public static final int DFR = ApicRegs.DFR;
+    public static final int SPIV = ApicRegs.SPIV;
+    public static final int ISR = ApicRegs.ISR;
+    public static final int TMR = ApicRegs.TMR;
+    public static final int IRR = ApicRegs.IRR;
+    public static final int ESR = ApicRegs.ESR;
+    public static final int ICR = ApicRegs.ICR;
+    public static final int ICR2 = ApicRegs.ICR2;
+    public static final int LVTT = ApicRegs.LVTT;
+    public static final int LVT0 = ApicRegs.LVT0;
+    public static final int LVT1 = ApicRegs.LVT1;
+    public static final int LVTERR = ApicRegs.LVTERR;
+    public static final int TMICT = ApicRegs.TMICT;
+    public static final int TMCCT = ApicRegs.TMCCT;
+    public static final int TDCR = ApicRegs.TDCR;
     /** SELF IPI, x2APIC only (MSR 0x83F). */
-    public static final int SELF_IPI = 0x3F0;
+    public static final int SELF_IPI = ApicRegs.SELF_IPI;
 
     public static final int SPURIOUS_VECTOR = 0xFF;
     public static final int NMI_VECTOR = 2;

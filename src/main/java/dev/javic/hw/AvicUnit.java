@@ -18,19 +18,19 @@ import static dev.javic.hw.VmcbLayout.*;
  * (tables, backing pages); IRR updates in other vCPUs' pages are locked ORs, as the hardware's.
  */
 final class AvicUnit {
-    // xAPIC register offsets (APM vol. 2 §16.3; Intel SDM vol. 3 table 10-1).
-    static final int APIC_ID = 0x20;
-    static final int APIC_TPR = 0x80;
-    static final int APIC_PPR = 0xA0;
-    static final int APIC_EOI = 0xB0;
-    static final int APIC_LDR = 0xD0;
-    static final int APIC_DFR = 0xE0;
-    static final int APIC_ISR = 0x100;
-    static final int APIC_TMR = 0x180;
-    static final int APIC_IRR = 0x200;
-    static final int APIC_ICR = 0x300;
-    static final int APIC_ICR2 = 0x310;
-    static final int APIC_TMCCT = 0x390;
+    // xAPIC register offsets (APM vol. 2 §16.3), named as this unit has always used them.
+    static final int APIC_ID = ApicRegs.ID;
+    static final int APIC_TPR = ApicRegs.TPR;
+    static final int APIC_PPR = ApicRegs.PPR;
+    static final int APIC_EOI = ApicRegs.EOI;
+    static final int APIC_LDR = ApicRegs.LDR;
+    static final int APIC_DFR = ApicRegs.DFR;
+    static final int APIC_ISR = ApicRegs.ISR;
+    static final int APIC_TMR = ApicRegs.TMR;
+    static final int APIC_IRR = ApicRegs.IRR;
+    static final int APIC_ICR = ApicRegs.ICR;
+    static final int APIC_ICR2 = ApicRegs.ICR2;
+    static final int APIC_TMCCT = ApicRegs.TMCCT;
 
     private final SvmCore core;
     private final Machine machine;
@@ -185,8 +185,9 @@ final class AvicUnit {
     /** Registers whose writes trap (KVM avic.c is_avic_unaccelerated_access_trap). */
     static boolean isTrapRegister(int offset) {
         return switch (offset) {
-            case APIC_ID, APIC_EOI, 0xC0 /* RRR */, APIC_LDR, APIC_DFR, 0xF0 /* SPIV */, 0x280 /* ESR */, APIC_ICR,
-                 0x320, 0x330, 0x340, 0x350, 0x360, 0x370 /* LVTs */, 0x380 /* TMICT */, 0x3E0 /* TDCR */ -> true;
+            case ApicRegs.ID, ApicRegs.EOI, ApicRegs.RRR, ApicRegs.LDR, ApicRegs.DFR, ApicRegs.SPIV, ApicRegs.ESR,
+                 ApicRegs.ICR, ApicRegs.LVTT, ApicRegs.LVTTHMR, ApicRegs.LVTPC, ApicRegs.LVT0, ApicRegs.LVT1,
+                 ApicRegs.LVTERR, ApicRegs.TMICT, ApicRegs.TDCR -> true;
             default -> false;
         };
     }
@@ -197,8 +198,10 @@ final class AvicUnit {
             return true;
         }
         return switch (offset) {
-            case APIC_ID, 0x30, APIC_TPR, 0x90, APIC_PPR, 0xC0, APIC_LDR, APIC_DFR, 0xF0, 0x280, APIC_ICR, APIC_ICR2,
-                 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3E0 -> true;
+            case ApicRegs.ID, ApicRegs.LVR, ApicRegs.TPR, ApicRegs.APR, ApicRegs.PPR, ApicRegs.RRR, ApicRegs.LDR,
+                 ApicRegs.DFR, ApicRegs.SPIV, ApicRegs.ESR, ApicRegs.ICR, ApicRegs.ICR2, ApicRegs.LVTT,
+                 ApicRegs.LVTTHMR, ApicRegs.LVTPC, ApicRegs.LVT0, ApicRegs.LVT1, ApicRegs.LVTERR, ApicRegs.TMICT,
+                 ApicRegs.TDCR -> true;
             default -> false;
         };
     }
@@ -219,9 +222,9 @@ final class AvicUnit {
 
     // ---- IPIs -----------------------------------------------------------------------------------------
 
-    private static final int DM_FIXED = 0;
-    private static final int ICR_LOGICAL = 1 << 11;
-    private static final int ICR_LEVEL_TRIGGER = 1 << 15;
+    private static final int DM_FIXED = ApicRegs.DM_FIXED;
+    private static final int ICR_LOGICAL = ApicRegs.ICR_DEST_LOGICAL;
+    private static final int ICR_LEVEL_TRIGGER = ApicRegs.ICR_LEVEL_TRIGGER;
 
     /**
      * An ICR low write (APM vol. 2 §15.29.4.3): only fixed, edge-triggered IPIs are accelerated. Each

@@ -6,7 +6,7 @@ import dev.javic.hw.PhysicalMemory;
 import dev.javic.hw.SvmExit;
 import dev.javic.hw.Vmcb;
 import dev.javic.kvm.lapic.ApicIrq;
-import dev.javic.kvm.lapic.ApicRegs;
+import dev.javic.hw.ApicRegs;
 import dev.javic.kvm.lapic.LocalApic;
 import dev.javic.sim.Cost;
 import dev.javic.sim.CostModel;

@@ -4,7 +4,7 @@ import dev.javic.host.HostCpu;
 import dev.javic.hw.GuestState;
 import dev.javic.hw.SvmExit;
 import dev.javic.hw.Vmcb;
-import dev.javic.kvm.lapic.ApicRegs;
+import dev.javic.hw.ApicRegs;
 import dev.javic.kvm.lapic.LocalApic;
 import dev.javic.sim.Cost;
 import dev.javic.sim.CostModel;

@@ -1,5 +1,6 @@
 package dev.javic.trace;
 
+import dev.javic.hw.ApicRegs;
 import dev.javic.hw.SvmExit;
 
 import java.io.BufferedWriter;
@@ -545,44 +546,9 @@ public final class FtraceTextSink implements TraceSink {
         }
     }
 
-    /**
-     * The names of {@code kvm_trace_symbol_apic} (arch/x86/kvm/trace.h, {@code AREG(x)} = "APIC_" #x) at the
-     * offsets of arch/x86/include/asm/apicdef.h. Kept here rather than taken from the lapic package: the trace
-     * package depends on nothing above the hardware, and {@code __print_symbolic} matches exact values only
-     * (so words 1 to 7 of ISR/TMR/IRR print as hex, as in Linux).
-     */
+    /** kvm_trace_symbol_apic's name of a register offset, or null (printed as hex then). */
     static String apicRegisterName(int offset) {
-        return switch (offset) {
-            case 0x020 -> "APIC_ID";
-            case 0x030 -> "APIC_LVR";
-            case 0x080 -> "APIC_TASKPRI";
-            case 0x090 -> "APIC_ARBPRI";
-            case 0x0A0 -> "APIC_PROCPRI";
-            case 0x0B0 -> "APIC_EOI";
-            case 0x0C0 -> "APIC_RRR";
-            case 0x0D0 -> "APIC_LDR";
-            case 0x0E0 -> "APIC_DFR";
-            case 0x0F0 -> "APIC_SPIV";
-            case 0x100 -> "APIC_ISR";
-            case 0x180 -> "APIC_TMR";
-            case 0x200 -> "APIC_IRR";
-            case 0x280 -> "APIC_ESR";
-            case 0x300 -> "APIC_ICR";
-            case 0x310 -> "APIC_ICR2";
-            case 0x320 -> "APIC_LVTT";
-            case 0x330 -> "APIC_LVTTHMR";
-            case 0x340 -> "APIC_LVTPC";
-            case 0x350 -> "APIC_LVT0";
-            case 0x360 -> "APIC_LVT1";
-            case 0x370 -> "APIC_LVTERR";
-            case 0x380 -> "APIC_TMICT";
-            case 0x390 -> "APIC_TMCCT";
-            case 0x3E0 -> "APIC_TDCR";
-            case 0x3F0 -> "APIC_SELF_IPI";
-            case 0x400 -> "APIC_EFEAT";
-            case 0x410 -> "APIC_ECTRL";
-            default -> null;
-        };
+        return ApicRegs.traceName(offset);
     }
 
     // ---- number formatting (no allocation) ------------------------------------------------------------

@@ -1,5 +1,7 @@
 package dev.javic.kvm.lapic;
 
+import dev.javic.hw.ApicRegs;
+
 /**
  * Delivery of one interrupt to the VM's local APICs: Linux {@code kvm_irq_delivery_to_apic}
  * (arch/x86/kvm/irq_comm.c, 2016, without vector hashing), the reference loop over all vCPUs. KVM first

@@ -1,5 +1,7 @@
 package dev.javic.kvm.lapic;
 
+import dev.javic.hw.ApicRegs;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
@@ -33,8 +35,8 @@ class ApicRegsTest {
     @CsvSource({
         "0x20, APIC_ID", "0x30, APIC_LVR", "0x80, APIC_TASKPRI", "0x90, APIC_ARBPRI", "0xA0, APIC_PROCPRI",
         "0xB0, APIC_EOI", "0xC0, APIC_RRR", "0xD0, APIC_LDR", "0xE0, APIC_DFR", "0xF0, APIC_SPIV",
-        "0x100, APIC_ISR", "0x170, APIC_ISR", "0x180, APIC_TMR", "0x1F0, APIC_TMR", "0x200, APIC_IRR",
-        "0x270, APIC_IRR", "0x280, APIC_ESR", "0x300, APIC_ICR", "0x310, APIC_ICR2", "0x320, APIC_LVTT",
+        "0x100, APIC_ISR", "0x170, 0x170", "0x180, APIC_TMR", "0x1F0, 0x1f0", "0x200, APIC_IRR",
+        "0x270, 0x270", "0x280, APIC_ESR", "0x300, APIC_ICR", "0x310, APIC_ICR2", "0x320, APIC_LVTT",
         "0x330, APIC_LVTTHMR", "0x340, APIC_LVTPC", "0x350, APIC_LVT0", "0x360, APIC_LVT1",
         "0x370, APIC_LVTERR", "0x380, APIC_TMICT", "0x390, APIC_TMCCT", "0x3E0, APIC_TDCR",
         "0x3F0, APIC_SELF_IPI", "0x40, 0x40", "0x2f0, 0x2f0", "0x108, 0x108",

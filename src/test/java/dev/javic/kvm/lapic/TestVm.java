@@ -1,5 +1,7 @@
 package dev.javic.kvm.lapic;
 
+import dev.javic.hw.ApicRegs;
+
 import dev.javic.hw.PhysicalMemory;
 
 /** A few APICs in one physical memory, each with its own fake host, wired for IPIs. */

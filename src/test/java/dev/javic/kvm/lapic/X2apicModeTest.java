@@ -1,6 +1,8 @@
 package dev.javic.kvm.lapic;
 
-import static dev.javic.kvm.lapic.ApicRegs.*;
+import dev.javic.hw.ApicRegs;
+
+import static dev.javic.hw.ApicRegs.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.javic.hw.PhysicalMemory;

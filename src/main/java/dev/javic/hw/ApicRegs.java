@@ -1,10 +1,10 @@
-package dev.javic.kvm.lapic;
+package dev.javic.hw;
 
 /**
  * xAPIC register offsets and bit fields (Linux {@code arch/x86/include/asm/apicdef.h}, Intel SDM vol. 3
  * ch. 10, AMD APM vol. 2 ch. 16). Offsets are from the APIC base and also index the 4 KiB register page
  * (the AVIC backing page). Delivery modes are the unshifted ICR/LVT field values (bits 10:8), as in
- * {@link ApicIrq#deliveryMode}. In x2APIC mode the same registers are MSRs 0x800 + offset / 16
+ * the software APIC's ApicIrq.deliveryMode. In x2APIC mode the same registers are MSRs 0x800 + offset / 16
  * ({@link #x2apicMsr}), plus SELF IPI at 0x3F0 (MSR 0x83F).
  *
  * <pre>
@@ -237,21 +237,16 @@ public final class ApicRegs {
     }
 
     /**
-     * The register's name as KVM's tracepoints print it ({@code kvm_trace_symbol_apic} in
-     * arch/x86/kvm/trace.h: {@code AREG(x)} = "APIC_" #x). Words 1..7 of ISR/TMR/IRR map to the base name;
-     * any other offset prints as {@code __print_symbolic} does for an unknown value ("0x..." in hex).
+     * The name Linux's kvm_trace_symbol_apic gives an exact register offset ("APIC_" + the apicdef.h
+     * name, e.g. APIC_TASKPRI for TPR), or null for any other offset (including words 1-7 of
+     * ISR/TMR/IRR, which __print_symbolic prints as hex).
      */
-    public static String name(int offset) {
-        if (offset >= ISR && offset < ISR + 0x80 && (offset & 0xF) == 0) {
-            return "APIC_ISR";
-        }
-        if (offset >= TMR && offset < TMR + 0x80 && (offset & 0xF) == 0) {
-            return "APIC_TMR";
-        }
-        if (offset >= IRR && offset < IRR + 0x80 && (offset & 0xF) == 0) {
-            return "APIC_IRR";
-        }
+    public static String traceName(int offset) {
+        // kvm_trace_symbol_apic names exact offsets only: words 1-7 of ISR/TMR/IRR print as hex.
         return switch (offset) {
+            case ISR -> "APIC_ISR";
+            case TMR -> "APIC_TMR";
+            case IRR -> "APIC_IRR";
             case ID -> "APIC_ID";
             case LVR -> "APIC_LVR";
             case TPR -> "APIC_TASKPRI";
@@ -277,8 +272,14 @@ public final class ApicRegs {
             case SELF_IPI -> "APIC_SELF_IPI";
             case EFEAT -> "APIC_EFEAT";
             case ECTRL -> "APIC_ECTRL";
-            default -> "0x" + Integer.toHexString(offset);
+            default -> null;
         };
+    }
+
+    /** {@link #traceName}, or the offset in hex when it has none. */
+    public static String name(int offset) {
+        String n = traceName(offset);
+        return n != null ? n : "0x" + Integer.toHexString(offset);
     }
 
     /** Divide value selected by TDCR (lapic.c update_divide_count): bits 0,1,3 encode 2^(n+1) mod 2^7. */

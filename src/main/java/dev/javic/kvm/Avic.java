@@ -3,7 +3,6 @@ package dev.javic.kvm;
 import dev.javic.host.HostCpu;
 import dev.javic.hw.AvicTables;
 import dev.javic.hw.PhysicalMemory;
-import dev.javic.hw.SvmExit;
 import dev.javic.hw.Vmcb;
 import dev.javic.kvm.lapic.ApicIrq;
 import dev.javic.hw.ApicRegs;
@@ -376,10 +375,5 @@ final class Avic {
         if (ldr != 0) {
             avicHandleLdrUpdate(vcpu, ldr);
         }
-    }
-
-    /** Exit code for explain / stats readers. */
-    static String exitName(int code) {
-        return SvmExit.name(code);
     }
 }

@@ -6,7 +6,6 @@ import dev.javic.host.HostScheduler;
 import dev.javic.hw.GuestProgram;
 import dev.javic.hw.GuestState;
 import dev.javic.hw.SvmCore;
-import dev.javic.hw.SvmExit;
 import dev.javic.hw.Vmcb;
 import dev.javic.kvm.lapic.ApicIrq;
 import dev.javic.kvm.lapic.LapicHost;
@@ -424,16 +423,8 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
         sim.cancel(hrtimer);
     }
 
-    boolean isBlocked() {
-        return blocked;
-    }
-
     @Override
     public String toString() {
         return "vcpu" + id;
-    }
-
-    static String exitName(int code) {
-        return SvmExit.name(code);
     }
 }

@@ -2,6 +2,7 @@ package dev.javic.cli;
 
 import dev.javic.experiment.BenchReport;
 import dev.javic.experiment.HackbenchRunner;
+import dev.javic.experiment.NetperfRunner;
 import dev.javic.experiment.SystemKind;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
@@ -33,13 +34,18 @@ import java.util.concurrent.Future;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run a workload on vanilla, avic-off and avic-on and compare them (the series' measurements). "
-                + "Workloads: hackbench (tar and netperf are not modelled yet).")
+                + "Workloads: hackbench, netperf (TCP_RR over virtio-net + vhost; tar is not modelled yet).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WORKLOAD", description = "hackbench")
+    @Parameters(index = "0", paramLabel = "WORKLOAD", description = "hackbench | netperf")
     String workload;
 
-    @Option(names = "--vcpus", paramLabel = "N", description = "Guest vCPUs, 1..4 (default ${DEFAULT-VALUE}).", defaultValue = "2")
+    @Option(names = "--vcpus", paramLabel = "N", description = "Guest vCPUs, 1..4 (default: 2 for hackbench; netperf runs 1).")
+    Integer vcpusOption;
     int vcpus;
+
+    @Option(names = "--seconds", paramLabel = "S", description = "netperf -l: length of the timed TCP_RR test in simulated "
+            + "seconds (default ${DEFAULT-VALUE}, as the series).", defaultValue = "60")
+    double seconds;
 
     @Option(names = "--loops", paramLabel = "L", description = "hackbench -l (default ${DEFAULT-VALUE}; the series used 100000).",
             defaultValue = "100")
@@ -75,9 +81,13 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!"hackbench".equals(workload)) {
-            throw new UserErrors.UsageException("unknown workload '" + workload + "' (choose hackbench; tar and netperf are not modelled yet)");
+        if ("netperf".equals(workload)) {
+            return netperf();
         }
+        if (!"hackbench".equals(workload)) {
+            throw new UserErrors.UsageException("unknown workload '" + workload + "' (choose hackbench or netperf; tar is not modelled yet)");
+        }
+        vcpus = vcpusOption == null ? 2 : vcpusOption;
         positive("--loops", loops);
         positive("--groups", groups);
         positive("--runs", runs);
@@ -87,20 +97,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
         positive("--jobs", threads);
-        List<SystemKind> kinds = new ArrayList<>();
-        for (String s : systems) {
-            try {
-                SystemKind k = SystemKind.parse(s.strip());
-                if (!kinds.contains(k)) {
-                    kinds.add(k);
-                }
-            } catch (IllegalArgumentException e) {
-                throw new UserErrors.UsageException("--systems: " + e.getMessage());
-            }
-        }
-        if (kinds.isEmpty()) {
-            throw new UserErrors.UsageException("--systems: name at least one system");
-        }
+        List<SystemKind> kinds = parseSystems();
         CostModel costs = CostModel.presetOrFile(cost);
         Hackbench.Params params = Hackbench.Params.of(groups, loops);
         String description = String.format(Locale.ROOT,
@@ -161,6 +158,105 @@ final class BenchCommand implements Callable<Integer> {
                 bar.close();
             }
         }
+    }
+
+    private List<SystemKind> parseSystems() {
+        List<SystemKind> kinds = new ArrayList<>();
+        for (String s : systems) {
+            try {
+                SystemKind k = SystemKind.parse(s.strip());
+                if (!kinds.contains(k)) {
+                    kinds.add(k);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new UserErrors.UsageException("--systems: " + e.getMessage());
+            }
+        }
+        if (kinds.isEmpty()) {
+            throw new UserErrors.UsageException("--systems: name at least one system");
+        }
+        return kinds;
+    }
+
+    /** {@code bench netperf}: TCP_RR for --seconds on a 1-vCPU guest, transactions per second per system. */
+    private Integer netperf() throws InterruptedException {
+        if (vcpusOption != null && vcpusOption != 1) {
+            throw new UserErrors.UsageException("--vcpus: netperf TCP_RR runs on a 1-vCPU guest (as in the series), got " + vcpusOption);
+        }
+        vcpus = 1;
+        if (!(seconds > 0) || Double.isInfinite(seconds)) {
+            throw new UserErrors.UsageException("--seconds must be positive, got " + seconds);
+        }
+        positive("--runs", runs);
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        positive("--jobs", threads);
+        List<SystemKind> kinds = parseSystems();
+        CostModel costs = CostModel.presetOrFile(cost);
+        String description = String.format(Locale.ROOT,
+                "netperf -t TCP_RR -l %s (1-byte request/response) over virtio-net + vhost-net, tap, bridge; 1 vCPU; "
+                        + "host: vCPU on core 0, vhost on core 1, netserver on core 2; %d run%s per system, seeds %d..%d, cost model %s",
+                fmt(seconds), runs, runs == 1 ? "" : "s", seed, seed + runs - 1, costs.name());
+        long wallStart = System.nanoTime();
+        Map<String, List<NetperfRunner.Outcome>> bySystem = new LinkedHashMap<>();
+        ProgressBar bar = progressBar(kinds.size() * runs);
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, kinds.size() * runs));
+        try {
+            Map<SystemKind, List<Future<NetperfRunner.Outcome>>> futures = new LinkedHashMap<>();
+            for (int r = 0; r < runs; r++) {
+                for (SystemKind k : kinds) {
+                    NetperfRunner.Spec spec = NetperfRunner.Spec.of(k, seconds, seed + r, costs);
+                    futures.computeIfAbsent(k, x -> new ArrayList<>()).add(pool.submit(() -> {
+                        NetperfRunner.Outcome o = NetperfRunner.run(spec);
+                        if (bar != null) {
+                            bar.step();
+                        }
+                        return o;
+                    }));
+                }
+            }
+            for (SystemKind k : kinds) {
+                List<NetperfRunner.Outcome> list = new ArrayList<>();
+                for (Future<NetperfRunner.Outcome> f : futures.get(k)) {
+                    try {
+                        list.add(f.get());
+                    } catch (ExecutionException e) {
+                        throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+                    }
+                }
+                bySystem.put(k.label(), list);
+            }
+        } finally {
+            pool.shutdownNow();
+            if (bar != null) {
+                bar.close();
+            }
+        }
+        double wall = (System.nanoTime() - wallStart) / 1e9;
+        BenchReport report = BenchReport.of("netperf", description, 1, runs, seed, costs.name(), BenchReport.Metric.TRANSACTIONS,
+                bySystem, wall);
+        PrintStream o = System.out;
+        report.printTable(o);
+        o.println();
+        o.printf(Locale.ROOT, "%-15s %12s %10s %10s %10s %10s %10s %10s%n", "per transaction", "latency us", "exits", "io",
+                "hlt", "npf", "intr", "doorbells");
+        for (Map.Entry<String, List<NetperfRunner.Outcome>> e : bySystem.entrySet()) {
+            NetperfRunner.Outcome r = e.getValue().get(0);
+            double n = Math.max(1, r.transactions());
+            o.printf(Locale.ROOT, "%-15s %12.2f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f%n", BenchReport.seriesName(e.getKey()),
+                    r.latencyMicros(), r.exits() / n, r.exits("io") / n, r.exits("hlt") / n, r.exits("npf") / n,
+                    r.exits("interrupt") / n, r.doorbells() / n);
+        }
+        String base = "netperf-tcp_rr-" + fmt(seconds) + "s";
+        List<Path> files = report.write(out, base);
+        o.println();
+        o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
+        o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
+                report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
+        return 0;
+    }
+
+    private static String fmt(double v) {
+        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
     }
 
     /** A progress bar on stderr when it is a terminal; none otherwise (pipes, CI, tests). */

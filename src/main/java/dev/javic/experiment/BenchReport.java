@@ -23,12 +23,21 @@ import java.util.Map;
  * the series' layout and written as JSON, CSV and a PNG plot.
  */
 public record BenchReport(String workload, String description, int vcpus, int runs, long seed, String costModel,
-                          List<SystemSummary> systems, List<Comparison> comparisons, double wallSeconds,
+                          Metric metric, List<SystemSummary> systems, List<Comparison> comparisons, double wallSeconds,
                           double simulatedSeconds) {
+
+    /**
+     * What a run's {@link BenchRun#value()} is: its column head, the series' wording, the plot's axis.
+     * The summary's {@code meanSeconds} etc. then hold that value (kept under their first name for JSON).
+     */
+    public record Metric(String column, String seriesWording, String axis) {
+        public static final Metric TIME = new Metric("Time (s)", "time in seconds", "time (s)");
+        public static final Metric TRANSACTIONS = new Metric("Trans/s", "transactions per second", "transactions / s");
+    }
 
     public record SystemSummary(String system, String seriesName, double meanSeconds, double sdSeconds,
                                 double ci95Low, double ci95High, double exitsPerSecond, double interruptsDelivered,
-                                double reschedIpis, double contextSwitches, List<HackbenchRunner.Outcome> runs) {
+                                double reschedIpis, double contextSwitches, List<? extends BenchRun> runs) {
     }
 
     /** {@code system} against {@code baseline}: change of the mean time in percent, and Welch's p. */
@@ -46,22 +55,27 @@ public record BenchReport(String workload, String description, int vcpus, int ru
     }
 
     public static BenchReport of(String workload, String description, int vcpus, int runs, long seed, String costModel,
-                                 Map<String, List<HackbenchRunner.Outcome>> bySystem, double wallSeconds) {
+                                 Map<String, ? extends List<? extends BenchRun>> bySystem, double wallSeconds) {
+        return of(workload, description, vcpus, runs, seed, costModel, Metric.TIME, bySystem, wallSeconds);
+    }
+
+    public static BenchReport of(String workload, String description, int vcpus, int runs, long seed, String costModel,
+                                 Metric metric, Map<String, ? extends List<? extends BenchRun>> bySystem, double wallSeconds) {
         List<SystemSummary> summaries = new ArrayList<>();
         Map<String, double[]> times = new LinkedHashMap<>();
         double simulated = 0;
-        for (Map.Entry<String, List<HackbenchRunner.Outcome>> e : bySystem.entrySet()) {
-            List<HackbenchRunner.Outcome> rs = e.getValue();
-            double[] t = rs.stream().mapToDouble(HackbenchRunner.Outcome::seconds).toArray();
+        for (Map.Entry<String, ? extends List<? extends BenchRun>> e : bySystem.entrySet()) {
+            List<? extends BenchRun> rs = e.getValue();
+            double[] t = rs.stream().mapToDouble(BenchRun::value).toArray();
             times.put(e.getKey(), t);
             double mean = Statistics.mean(t);
             double half = Statistics.ci95HalfWidth(t);
-            simulated += rs.stream().mapToDouble(HackbenchRunner.Outcome::simulatedSeconds).sum();
+            simulated += rs.stream().mapToDouble(BenchRun::simulatedSeconds).sum();
             summaries.add(new SystemSummary(e.getKey(), seriesName(e.getKey()), mean, Statistics.sd(t), mean - half,
-                    mean + half, rs.stream().mapToDouble(HackbenchRunner.Outcome::exitsPerSecond).average().orElse(0),
-                    rs.stream().mapToDouble(HackbenchRunner.Outcome::interruptsDelivered).average().orElse(0),
-                    rs.stream().mapToDouble(HackbenchRunner.Outcome::reschedIpis).average().orElse(0),
-                    rs.stream().mapToDouble(HackbenchRunner.Outcome::contextSwitches).average().orElse(0), rs));
+                    mean + half, rs.stream().mapToDouble(BenchRun::exitsPerSecond).average().orElse(0),
+                    rs.stream().mapToDouble(BenchRun::interruptsDelivered).average().orElse(0),
+                    rs.stream().mapToDouble(BenchRun::reschedIpis).average().orElse(0),
+                    rs.stream().mapToDouble(BenchRun::contextSwitches).average().orElse(0), rs));
         }
         List<Comparison> comparisons = new ArrayList<>();
         for (String a : times.keySet()) {
@@ -73,7 +87,7 @@ public record BenchReport(String workload, String description, int vcpus, int ru
                 }
             }
         }
-        return new BenchReport(workload, description, vcpus, runs, seed, costModel, summaries, comparisons, wallSeconds,
+        return new BenchReport(workload, description, vcpus, runs, seed, costModel, metric, summaries, comparisons, wallSeconds,
                 simulated);
     }
 
@@ -96,7 +110,7 @@ public record BenchReport(String workload, String description, int vcpus, int ru
         out.println(description);
         out.println();
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-15s %12s %10s  %-25s", "System",
-                "Time (s)", "sd", "95% CI"));
+                metric.column(), "sd", "95% CI"));
         for (SystemSummary s : systems) {
             head.append(String.format(Locale.ROOT, "  %-22s", "vs " + s.system()));
         }
@@ -114,7 +128,7 @@ public record BenchReport(String workload, String description, int vcpus, int ru
             out.println(row);
         }
         out.println();
-        out.println("As in the series (time in seconds, mean of " + runs + (runs == 1 ? " run" : " runs") + "):");
+        out.println("As in the series (" + metric.seriesWording() + ", mean of " + runs + (runs == 1 ? " run" : " runs") + "):");
         StringBuilder h = new StringBuilder(String.format(Locale.ROOT, "%-22s", ""));
         StringBuilder r = new StringBuilder(String.format(Locale.ROOT, "%-22s", workload + " " + vcpus + " vCPU"));
         for (SystemSummary s : systems) {
@@ -156,13 +170,14 @@ public record BenchReport(String workload, String description, int vcpus, int ru
     }
 
     private String csv() {
-        StringBuilder b = new StringBuilder("workload,vcpus,system,run,seed,seconds,simulated_seconds,exits,exits_per_second,"
+        StringBuilder b = new StringBuilder("workload,vcpus,system,run,seed,"
+                + (metric.equals(Metric.TIME) ? "seconds" : "transactions_per_second") + ",simulated_seconds,exits,exits_per_second,"
                 + "interrupts_delivered,resched_ipis,context_switches,wakeups,migrations,halt_exits,doorbells,host_ipis,events\n");
         for (SystemSummary s : systems) {
             int i = 0;
-            for (HackbenchRunner.Outcome o : s.runs()) {
+            for (BenchRun o : s.runs()) {
                 b.append(String.format(Locale.ROOT, "%s,%d,%s,%d,%d,%.9f,%.9f,%d,%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d%n", workload,
-                        vcpus, s.system(), i++, o.seed(), o.seconds(), o.simulatedSeconds(), o.exits(), o.exitsPerSecond(),
+                        vcpus, s.system(), i++, o.seed(), o.value(), o.simulatedSeconds(), o.exits(), o.exitsPerSecond(),
                         o.interruptsDelivered(), o.reschedIpis(), o.contextSwitches(), o.wakeups(), o.migrations(),
                         o.haltExits(), o.doorbells(), o.hostIpis(), o.events()));
             }
@@ -174,7 +189,7 @@ public record BenchReport(String workload, String description, int vcpus, int ru
         System.setProperty("java.awt.headless", "true");
         CategoryChart chart = new CategoryChartBuilder().width(720).height(480)
                 .title(workload + ", " + vcpus + " vCPU" + (vcpus == 1 ? "" : "s") + " (mean of " + runs + ", 95% CI)")
-                .xAxisTitle("system").yAxisTitle("time (s)").build();
+                .xAxisTitle("system").yAxisTitle(metric.axis()).build();
         chart.getStyler().setLegendVisible(false);
         List<String> names = new ArrayList<>();
         List<Double> means = new ArrayList<>();

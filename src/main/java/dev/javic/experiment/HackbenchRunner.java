@@ -51,7 +51,12 @@ public final class HackbenchRunner {
                           long exits, Map<String, Long> exitsByReason, long interruptsDelivered, long reschedIpis,
                           long contextSwitches, long wakeups, long migrations, long messagesRead, long messagesExpected,
                           long haltExits, long doorbells, long hostIpis, long plans, long plannedActions,
-                          long unattributedPauses) {
+                          long unattributedPauses) implements BenchRun {
+        @Override
+        public double value() {
+            return seconds;
+        }
+
         public double exitsPerSecond() {
             return seconds > 0 ? exits / seconds : 0;
         }

@@ -38,7 +38,12 @@ public enum OpKind {
     /** 48 CF: return from the innermost interrupt or exception frame. */
     IRET(2),
     /** 0F 01 D9: hypercall; the guest-visible end of a program (exit to the VMM). */
-    VMMCALL(3);
+    VMMCALL(3),
+    /**
+     * 66 EF: {@code out dx, ax}, a 16-bit I/O port write; {@code address} = the port (DX), {@code value} = AX.
+     * What a virtio-pci legacy driver's {@code iowrite16} to VIRTIO_PCI_QUEUE_NOTIFY executes.
+     */
+    OUTW(2);
 
     private final int length;
 

@@ -488,8 +488,38 @@ public final class SvmCore {
                     raiseException(6); // #UD: VMMCALL not intercepted
                 }
             }
+            case OUTW -> ioOut(op, 2);
             case WORK -> throw new IllegalStateException("WORK is not executed here");
         }
+    }
+
+    /**
+     * OUT to an I/O port (APM vol. 2 §15.10): with the IOIO intercept on, the I/O permission map at
+     * IOPM_BASE_PA (one bit per port; an access of {@code size} bytes checks the bits of every port it
+     * touches) decides whether it exits; EXITINFO1 describes the access and EXITINFO2 is the next rIP.
+     * A port write that does not exit reaches no device in this machine and completes.
+     */
+    private void ioOut(Operation op, int size) {
+        int port = (int) op.address & 0xFFFF;
+        vmcb.setRax(op.value & (size == 4 ? 0xFFFFFFFFL : size == 2 ? 0xFFFFL : 0xFFL));
+        if (vmcb.isInterceptSet(INTERCEPT_MISC1, INTERCEPT_IOIO_PROT) && ioIntercepted(port, size)) {
+            long sz = size == 4 ? SvmExit.IOIO_SZ32 : size == 2 ? SvmExit.IOIO_SZ16 : SvmExit.IOIO_SZ8;
+            long info1 = ((long) port << SvmExit.IOIO_PORT_SHIFT) | sz | SvmExit.IOIO_A64;
+            vmexit(SvmExit.IOIO, info1, guest.rip + op.kind.length());
+            return;
+        }
+        retire(instructionCycles);
+    }
+
+    private boolean ioIntercepted(int port, int size) {
+        long base = vmcb.read64(IOPM_BASE_PA);
+        for (int p = port; p < port + size; p++) {
+            long byteAddr = base + (p >>> 3); // the IOPM spans 12 KiB: ports up to 0xFFFF plus 3 bytes
+            if ((mem.read32(byteAddr & ~3L) & (1 << (((byteAddr & 3) << 3) + (p & 7)))) != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void iret() {

@@ -65,6 +65,22 @@ public final class SvmExit {
     /** MSR exit EXITINFO1: 0 = RDMSR, 1 = WRMSR. */
     public static final long MSR_INFO_WRITE = 1;
 
+    /**
+     * IOIO exit EXITINFO1 (APM vol. 2 §15.10.2, figure 15-2): bit 0 TYPE (1 = IN), bit 2 STR, bit 3 REP,
+     * bits 4/5/6 SZ8/SZ16/SZ32, bits 7/8/9 A16/A32/A64, bits 12:10 segment, bits 31:16 the port.
+     * EXITINFO2 holds the rIP of the next instruction.
+     */
+    public static final long IOIO_TYPE_IN = 1L;
+    public static final long IOIO_STR = 1L << 2;
+    public static final long IOIO_REP = 1L << 3;
+    public static final long IOIO_SZ8 = 1L << 4;
+    public static final long IOIO_SZ16 = 1L << 5;
+    public static final long IOIO_SZ32 = 1L << 6;
+    public static final long IOIO_A16 = 1L << 7;
+    public static final long IOIO_A32 = 1L << 8;
+    public static final long IOIO_A64 = 1L << 9;
+    public static final int IOIO_PORT_SHIFT = 16;
+
     /** NPF EXITINFO1 error-code bits (page-fault error code + NPF bits 32/33). */
     public static final long NPF_PRESENT = 1L;
     public static final long NPF_WRITE = 1L << 1;

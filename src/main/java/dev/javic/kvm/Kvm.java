@@ -136,14 +136,56 @@ public final class Kvm {
 
     /** Host CPU doing the current work, or -1 in a context that is no CPU's (a device). */
     int currentCpu() {
-        return current == null ? -1 : current.hostCpuId();
+        return current == null ? hostContextCpu : current.hostCpuId();
     }
 
     /** Adds {@code cycles} to the cost of the exit handler that runs now (none in host context). */
     void chargeCurrent(long cycles) {
         if (current != null) {
             current.charge(cycles);
+        } else {
+            hostContextCharged += cycles;
         }
+    }
+
+    /** The host CPU of the host-context work running now (a vhost thread's irqfd), or -1 (a device, a timer). */
+    private int hostContextCpu = -1;
+    /** Cycles charged in host context since {@link #runOnHostCpu} started. */
+    private long hostContextCharged;
+
+    /**
+     * Runs {@code r} in host context on behalf of a host thread running on {@code cpu} (e.g. vhost's
+     * {@code vhost_signal} -> irqfd -> {@code kvm_set_msi}): kicks and doorbells go out from that CPU, and the
+     * cycles the path charges (host IPI send, wake-up, doorbell write) are returned for that thread to spend.
+     */
+    long runOnHostCpu(int cpu, Runnable r) {
+        Vcpu saved = current;
+        int savedCpu = hostContextCpu;
+        long savedCharged = hostContextCharged;
+        current = null;
+        hostContextCpu = cpu;
+        hostContextCharged = 0;
+        try {
+            r.run();
+            return hostContextCharged;
+        } finally {
+            current = saved;
+            hostContextCpu = savedCpu;
+            hostContextCharged = savedCharged;
+        }
+    }
+
+    /** kvm_amd's I/O permission map (svm_hardware_setup: iopm_pages, all ones = intercept every port), shared. */
+    private long iopm = -1;
+
+    long iopm() {
+        if (iopm < 0) {
+            iopm = pages.allocateContiguous(3);
+            for (long a = iopm; a < iopm + 3 * 4096L; a += 4) {
+                machine.memory().write32(a, -1);
+            }
+        }
+        return iopm;
     }
 
     /** Switches to host context (no vCPU is charged); returns the context to restore. */

@@ -50,6 +50,7 @@ final class Svm {
         exitHandlers[SvmExit.SHUTDOWN] = this::shutdownInterception;
         exitHandlers[SvmExit.VMMCALL] = this::vmmcallInterception;
         exitHandlers[SvmExit.NPF] = this::npfInterception;
+        exitHandlers[SvmExit.IOIO] = this::ioInterception;
         exitHandlers[SvmExit.AVIC_INCOMPLETE_IPI] = avic::avicIncompleteIpiInterception;
         exitHandlers[SvmExit.AVIC_UNACCELERATED_ACCESS] = avic::avicUnacceleratedAccessInterception;
     }
@@ -75,6 +76,7 @@ final class Svm {
         }
         v.setIntercept(INTERCEPT_MISC2, INTERCEPT_VMRUN);
         v.setIntercept(INTERCEPT_MISC2, INTERCEPT_VMMCALL);
+        v.write64(IOPM_BASE_PA, kvm.iopm());
         v.write64(MSRPM_BASE_PA, msrpmPa);
         v.setIntCtl(V_INTR_MASKING_MASK);
         v.write64(NESTED_CTL, 1);
@@ -197,6 +199,34 @@ final class Svm {
         vcpu.stats.haltExits++;
         vcpu.mpState = Vcpu.MpState.HALTED; // kvm_emulate_halt
         return costs.get(Cost.KVM_HANDLE_HLT);
+    }
+
+    /**
+     * io_interception (svm.c, 4.5): a string or IN access goes to the emulator (not modelled: javic's guests
+     * do single OUTs only); an OUT takes kvm_fast_pio_out -> kvm_io_bus_write(KVM_PIO_BUS): an ioeventfd
+     * registered on the port is signalled in the kernel (no userspace round trip) and the instruction is
+     * skipped (next_rip = EXITINFO2). An OUT with no ioeventfd would exit to the VMM (KVM_EXIT_IO); javic
+     * has no userspace device model, so it is dropped and counted.
+     */
+    private long ioInterception(Vcpu vcpu) {
+        long info1 = vcpu.vmcb.read64(EXIT_INFO_1);
+        int port = (int) (info1 >>> SvmExit.IOIO_PORT_SHIFT) & 0xFFFF;
+        int size = (info1 & SvmExit.IOIO_SZ32) != 0 ? 4 : (info1 & SvmExit.IOIO_SZ16) != 0 ? 2 : 1;
+        long cost = costs.get(Cost.KVM_HANDLE_IO);
+        if ((info1 & (SvmExit.IOIO_TYPE_IN | SvmExit.IOIO_STR)) == 0) {
+            Vm.IoEventFd fd = vcpu.vm().ioEventFd(port, size);
+            if (fd != null) {
+                vcpu.stats.ioeventfdSignals++;
+                cost += fd.signal(vcpu.hostCpuId());
+            } else {
+                vcpu.stats.ioDropped++;
+            }
+        } else {
+            vcpu.stats.ioDropped++;
+        }
+        vcpu.vmcb.setRip(vcpu.vmcb.read64(EXIT_INFO_2));
+        vcpu.vmcb.write32(INT_STATE, vcpu.vmcb.read32(INT_STATE) & ~INT_STATE_SHADOW_MASK);
+        return cost;
     }
 
     private long shutdownInterception(Vcpu vcpu) {

@@ -18,6 +18,9 @@ public final class VcpuStats {
     public long hostIpisSent;
     public long doorbellsSent;
     public long avicWakeups;
+    /** IOIO exits handled by an ioeventfd in the kernel, and port accesses nobody in the kernel took. */
+    public long ioeventfdSignals;
+    public long ioDropped;
 
     void countExit(int code) {
         exits++;

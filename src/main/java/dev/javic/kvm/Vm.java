@@ -196,6 +196,53 @@ public final class Vm {
         kvm.runInHostContext(() -> IrqDelivery.irqDeliveryToApic(null, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER));
     }
 
+    /**
+     * An MSI from an irqfd signalled by a host thread running on {@code hostCpu} (vhost's
+     * {@code vhost_signal} -> {@code eventfd_signal} -> {@code irqfd_wakeup} -> {@code kvm_set_msi_inatomic}, 4.5):
+     * the APIC accept path from that CPU's context, so the kick's host IPI or the AVIC doorbell goes out from
+     * it. Returns the cycles the injection cost that thread (kvm.ipi_per_target, plus the host IPI, wake-up or
+     * doorbell write it did).
+     */
+    public long injectDeviceIrqFrom(int hostCpu, int vcpuId, int vector) {
+        ApicIrq irq = new ApicIrq().set(vector, 0, false, false, false, 0, vcpus[vcpuId].lapic.apicId());
+        return kvm.runOnHostCpu(hostCpu, () -> {
+            int n = IrqDelivery.irqDeliveryToApic(null, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER);
+            kvm.chargeCurrent(Math.max(n, 1) * kvm.costs().get(Cost.KVM_IPI_PER_TARGET));
+        });
+    }
+
+    /** Something an ioeventfd signals: an eventfd's wait queue (vhost's poll on its kick fd). */
+    @FunctionalInterface
+    public interface IoEventFd {
+        /** The eventfd is signalled from host CPU {@code hostCpu}; returns the cycles the signal cost there. */
+        long signal(int hostCpu);
+    }
+
+    private int[] ioeventfdPorts = new int[0];
+    private int[] ioeventfdSizes = new int[0];
+    private IoEventFd[] ioeventfds = new IoEventFd[0];
+
+    /** KVM_IOEVENTFD on the PIO bus: a write of {@code size} bytes to {@code port} signals {@code fd}, no datamatch. */
+    public void registerIoEventFd(int port, int size, IoEventFd fd) {
+        int n = ioeventfds.length;
+        ioeventfdPorts = java.util.Arrays.copyOf(ioeventfdPorts, n + 1);
+        ioeventfdSizes = java.util.Arrays.copyOf(ioeventfdSizes, n + 1);
+        ioeventfds = java.util.Arrays.copyOf(ioeventfds, n + 1);
+        ioeventfdPorts[n] = port;
+        ioeventfdSizes[n] = size;
+        ioeventfds[n] = fd;
+    }
+
+    /** kvm_io_bus_write(KVM_PIO_BUS): the ioeventfd at {@code port}, or null (the access goes to userspace). */
+    IoEventFd ioEventFd(int port, int size) {
+        for (int i = 0; i < ioeventfds.length; i++) {
+            if (ioeventfdPorts[i] == port && ioeventfdSizes[i] == size) {
+                return ioeventfds[i];
+            }
+        }
+        return null;
+    }
+
     private static int irqIcrLow(ApicIrq irq) {
         return irq.vector | (irq.deliveryMode << 8) | (irq.logicalDestination ? 1 << 11 : 0)
                 | (irq.levelAssert ? 1 << 14 : 0) | (irq.levelTriggered ? 1 << 15 : 0) | (irq.shorthand << 18);

@@ -40,6 +40,7 @@ public enum Cost {
     KVM_AVIC_UNACCEL_TRAP("kvm.avic_unaccelerated_trap"),
     KVM_AVIC_UNACCEL_FAULT("kvm.avic_unaccelerated_fault"),
     KVM_DOORBELL_WRITE("kvm.doorbell_write"),
+    KVM_HANDLE_IO("kvm.handle_io"),
 
     HOST_IPI_SEND("host.ipi_send"),
     HOST_IPI_LATENCY("host.ipi_latency"),
@@ -47,6 +48,15 @@ public enum Cost {
     HOST_WAKEUP_LATENCY("host.wakeup_latency"),
     HOST_CONTEXT_SWITCH("host.context_switch"),
     HOST_TIMESLICE("host.timeslice"),
+
+    // Host networking for netperf TCP_RR (dev.javic.workload.netperf): vhost-net, tap, bridge, host TCP, netserver.
+    HOST_VHOST_TX("host.vhost.handle_tx"),
+    HOST_VHOST_RX("host.vhost.handle_rx"),
+    HOST_VHOST_SIGNAL("host.vhost.signal"),
+    HOST_NET_RX_PATH("host.net.rx_path"),
+    HOST_NET_TX_PATH("host.net.tx_path"),
+    HOST_NETSERVER_RECV("host.netserver.recv"),
+    HOST_NETSERVER_SEND("host.netserver.send"),
 
     // The guest kernel model (dev.javic.guest.kernel): Linux 4.5 paths, in guest cycles.
     GUEST_SYSCALL("guest.syscall"),
@@ -65,7 +75,17 @@ public enum Cost {
     GUEST_MIGRATE_TASK("guest.migrate_task"),
     GUEST_PROCESS_EXIT("guest.process_exit"),
     GUEST_WAIT_REAP("guest.wait_reap"),
-    HACKBENCH_USER_PER_MESSAGE("workload.hackbench.user_per_message");
+    HACKBENCH_USER_PER_MESSAGE("workload.hackbench.user_per_message"),
+
+    // The guest's network paths for netperf TCP_RR (virtio-net driver, NAPI, TCP), in guest cycles.
+    GUEST_NET_TCP_SENDMSG("guest.net.tcp_sendmsg"),
+    GUEST_NET_VIRTIO_XMIT("guest.net.virtio_net_xmit"),
+    GUEST_NET_VIRTIO_IRQ("guest.net.virtio_net_irq"),
+    GUEST_NET_NAPI_POLL("guest.net.napi_poll"),
+    GUEST_NET_TCP_RCV("guest.net.tcp_rcv"),
+    GUEST_NET_TCP_RECVMSG("guest.net.tcp_recvmsg"),
+    NETPERF_USER_PER_TRANSACTION("workload.netperf.user_per_transaction"),
+    NETSERVER_USER_PER_TRANSACTION("workload.netserver.user_per_transaction");
 
     private final String key;
 

@@ -1,0 +1,312 @@
+package dev.javic.workload.netperf;
+
+import dev.javic.guest.GuestKernel;
+import dev.javic.guest.kernel.KernelCosts;
+import dev.javic.hw.GuestProgram;
+import dev.javic.hw.OpKind;
+import dev.javic.hw.Operation;
+import dev.javic.sim.Cost;
+import dev.javic.sim.CostModel;
+
+/**
+ * The guest of netperf TCP_RR: a one-CPU Linux 4.5 running the netperf client (one task) over a virtio-net
+ * device, as CPU operations only (design.md). Per transaction:
+ * <pre>
+ *  netperf: send(1 byte)   WORK user loop + syscall entry + tcp_sendmsg + virtio_net start_xmit
+ *                          OUTW VIRTIO_PCI_QUEUE_NOTIFY, TX queue  (the kick: an IOIO exit on every system)
+ *                          WORK syscall exit
+ *           recv(1 byte)   WORK syscall entry; data there? else WORK schedule() to idle
+ *  idle:                   WORK idle_enter; loop { CLI; runnable? ; STI; HLT }      (HLT exits)
+ *  virtio-net IRQ:         WRITE32 EOI (npf exit without AVIC, accelerated with AVIC);
+ *                          WORK irq entry/exit + vring_interrupt + NAPI poll + TCP receive; [WORK ttwu]; IRET
+ *  idle -> netperf:        STI; WORK idle_exit + schedule(); WORK tcp_recvmsg + syscall exit
+ * </pre>
+ * plus the APIC set-up at boot and the periodic LAPIC timer tick (HZ=250) exactly as
+ * {@code dev.javic.guest.kernel.KernelCpu} does them. With one CPU and one task there is no run-queue
+ * choice to make, so this program carries the few scheduler steps itself and costs them with the guest
+ * kernel model's entries ({@link KernelCosts}); docs/netperf.md says what a port onto {@code Kernel} needs.
+ *
+ * <p>The test is time-bound like netperf's {@code -l}: after a seeded start-up delay (connection set-up;
+ * it spreads the runs' phase against the tick) the guest notes the start, runs transactions until its
+ * clock says the test length has passed, and notes the end.
+ */
+public final class NetperfGuest implements GuestProgram {
+    /** virtio-net's RX MSI-X vector as the 4.5 vector allocator would hand it out (below the timer's class). */
+    public static final int VIRTIO_NET_VECTOR = 0x41;
+    public static final int LOCAL_TIMER_VECTOR = 0xEF;
+    /** virtio-pci legacy: BAR0 in I/O space at 0xC040 (QEMU's first I/O BARs), VIRTIO_PCI_QUEUE_NOTIFY at +16. */
+    public static final int NOTIFY_PORT = 0xC040 + 16;
+    /** virtio-net queue 1 is the first TX queue (queue 0 is RX). */
+    public static final int TX_QUEUE = 1;
+    static final int TIMER_DIVIDE = 16;
+
+    /** Told when the timed run starts and ends (netperf's own clock reads). */
+    public interface Listener {
+        void started(long time);
+
+        void ended(long time, long transactions);
+    }
+
+    private static final int TASK = 0;
+    private static final int IRQ = 1;
+
+    // Task-context continuations.
+    private static final int C_BOOT = 1;
+    private static final int C_START = 2;
+    private static final int C_SEND = 3;
+    private static final int C_RECV = 4;
+    private static final int C_RECV_CHECK = 5;
+    private static final int C_IDLE_LOOP = 6;
+    private static final int C_IDLE_CHECK = 7;
+    private static final int C_RECV_DONE = 8;
+    private static final int C_DONE = 9;
+    // IRQ-context continuations.
+    private static final int C_NET_RX = 20;
+    private static final int C_IRET = 21;
+
+    private final long hz;
+    private final long durationCycles;
+    private final long startDelay;
+    private final Listener listener;
+
+    private final long syscallEntry;
+    private final long syscallExit;
+    private final long sendPath;
+    private final long recvDone;
+    private final long schedule;
+    private final long ttwu;
+    private final long idleEnter;
+    private final long idleExit;
+    private final long irqEntryExit;
+    private final long timerTick;
+    private final long netIrq;
+
+    private final OpKind[][] qKind = new OpKind[2][16];
+    private final long[][] qAddr = new long[2][16];
+    private final long[][] qValue = new long[2][16];
+    private final int[] qHead = new int[2];
+    private final int[] qTail = new int[2];
+    private final int[] cont = {C_BOOT, 0};
+    private int ctx = TASK;
+
+    /** The socket's receive queue holds the reply (sk_receive_queue not empty). */
+    private boolean replyQueued;
+    /** netperf sleeps in sk_wait_data (TASK_INTERRUPTIBLE, off the run queue). */
+    private boolean netperfSleeping;
+    /** Set by the wake-up: the idle loop's need_resched. */
+    private boolean needResched;
+    private boolean finished;
+    private long start = -1;
+    private long transactions;
+
+    public long interrupts;
+    public long netInterrupts;
+    public long timerInterrupts;
+    public long halts;
+    public long kicks;
+    public long sleeps;
+
+    public NetperfGuest(CostModel costs, double seconds, long startDelayCycles, Listener listener) {
+        KernelCosts k = KernelCosts.from(costs);
+        this.hz = 250;
+        this.durationCycles = (long) (seconds * costs.tscHz());
+        this.startDelay = Math.max(1, startDelayCycles);
+        this.listener = listener;
+        this.syscallEntry = k.syscall() / 2;
+        this.syscallExit = k.syscall() - k.syscall() / 2;
+        this.sendPath = costs.get(Cost.NETPERF_USER_PER_TRANSACTION) + syscallEntry + costs.get(Cost.GUEST_NET_TCP_SENDMSG)
+                + costs.get(Cost.GUEST_NET_VIRTIO_XMIT);
+        this.recvDone = costs.get(Cost.GUEST_NET_TCP_RECVMSG) + syscallExit;
+        this.schedule = k.schedule();
+        this.ttwu = k.ttwu();
+        this.idleEnter = k.idleEnter();
+        this.idleExit = k.idleExit();
+        this.irqEntryExit = k.irqEntryExit();
+        this.timerTick = k.timerTick();
+        this.netIrq = costs.get(Cost.GUEST_NET_VIRTIO_IRQ) + costs.get(Cost.GUEST_NET_NAPI_POLL) + costs.get(Cost.GUEST_NET_TCP_RCV);
+    }
+
+    public long transactions() {
+        return transactions;
+    }
+
+    @Override
+    public boolean finished() {
+        return false; // after the test the guest idles, like a kernel whose netperf exited
+    }
+
+    public boolean testFinished() {
+        return finished;
+    }
+
+    // ---- the CPU's entry points -----------------------------------------------------------------------------
+
+    @Override
+    public void next(Operation op, long now) {
+        for (int guard = 0; guard < 1000; guard++) {
+            int c = ctx;
+            if (qHead[c] != qTail[c]) {
+                int i = qHead[c]++ & 15;
+                op.set(qKind[c][i], qAddr[c][i], qValue[c][i]);
+                if (c == IRQ && qKind[c][i] == OpKind.IRET) {
+                    ctx = TASK;
+                }
+                return;
+            }
+            qHead[c] = 0;
+            qTail[c] = 0;
+            step(c, now);
+        }
+        throw new IllegalStateException("netperf guest issued no operation");
+    }
+
+    @Override
+    public void interrupt(int vector, long now) {
+        if (ctx == IRQ) {
+            throw new IllegalStateException("interrupt " + vector + " inside a handler");
+        }
+        interrupts++;
+        ctx = IRQ;
+        qHead[IRQ] = 0;
+        qTail[IRQ] = 0;
+        switch (vector) {
+            case VIRTIO_NET_VECTOR -> {
+                // handle_edge_irq: the MSI is acked (apic_ack_edge -> EOI) before the flow handler runs.
+                netInterrupts++;
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                emitWork(IRQ, irqEntryExit + netIrq);
+                cont[IRQ] = C_NET_RX;
+            }
+            case LOCAL_TIMER_VECTOR -> {
+                timerInterrupts++;
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                emitWork(IRQ, irqEntryExit + timerTick);
+                cont[IRQ] = C_IRET;
+            }
+            case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRET;
+            default -> {
+                if (vector >= 32) {
+                    emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                }
+                cont[IRQ] = C_IRET;
+            }
+        }
+    }
+
+    private void emit(int c, OpKind kind, long address, long value) {
+        int i = qTail[c]++;
+        if (i - qHead[c] >= 16) {
+            throw new IllegalStateException("operation queue overflow");
+        }
+        qKind[c][i & 15] = kind;
+        qAddr[c][i & 15] = address;
+        qValue[c][i & 15] = value;
+    }
+
+    private void emitWork(int c, long cycles) {
+        if (cycles > 0) {
+            emit(c, OpKind.WORK, 0, cycles);
+        }
+    }
+
+    private void apicWrite(int offset, long value) {
+        emit(TASK, OpKind.WRITE32, GuestKernel.APIC_BASE + offset, value & 0xFFFFFFFFL);
+    }
+
+    // ---- continuations --------------------------------------------------------------------------------------
+
+    private void step(int c, long now) {
+        switch (cont[c]) {
+            case C_BOOT -> {
+                apicWrite(GuestKernel.SPIV, 0x100 | GuestKernel.SPURIOUS_VECTOR);
+                apicWrite(GuestKernel.DFR, 0xFFFFFFFFL);
+                apicWrite(GuestKernel.LDR, 1L << 24);
+                apicWrite(GuestKernel.TDCR, GuestKernel.tdcrFor(TIMER_DIVIDE));
+                apicWrite(GuestKernel.LVTT, LOCAL_TIMER_VECTOR | GuestKernel.TIMER_PERIODIC);
+                apicWrite(GuestKernel.TMICT, 1_000_000_000L / hz / TIMER_DIVIDE);
+                emit(TASK, OpKind.STI, 0, 0);
+                emitWork(TASK, startDelay); // netperf's start-up: connection set-up, the control exchange
+                cont[TASK] = C_START;
+            }
+            case C_START -> {
+                start = now;
+                listener.started(now);
+                cont[TASK] = C_SEND;
+            }
+            case C_SEND -> {
+                emitWork(TASK, sendPath);
+                emit(TASK, OpKind.OUTW, NOTIFY_PORT, TX_QUEUE); // iowrite16(vq->index, VIRTIO_PCI_QUEUE_NOTIFY)
+                kicks++;
+                emitWork(TASK, syscallExit);
+                cont[TASK] = C_RECV;
+            }
+            case C_RECV -> {
+                emitWork(TASK, syscallEntry);
+                cont[TASK] = C_RECV_CHECK;
+            }
+            case C_RECV_CHECK -> {
+                // sk_wait_data: the check and prepare_to_wait happen with the socket locked; an interrupt is
+                // taken only at an operation boundary, so this decision is atomic against the RX interrupt.
+                if (replyQueued) {
+                    cont[TASK] = C_RECV_DONE;
+                } else {
+                    netperfSleeping = true;
+                    sleeps++;
+                    emitWork(TASK, schedule); // schedule() to the idle task
+                    emitWork(TASK, idleEnter);
+                    cont[TASK] = C_IDLE_LOOP;
+                }
+            }
+            case C_IDLE_LOOP -> {
+                emit(TASK, OpKind.CLI, 0, 0);
+                cont[TASK] = C_IDLE_CHECK;
+            }
+            case C_IDLE_CHECK -> {
+                emit(TASK, OpKind.STI, 0, 0);
+                if (needResched) {
+                    needResched = false;
+                    emitWork(TASK, idleExit + schedule);
+                    cont[TASK] = C_RECV_DONE;
+                } else {
+                    // default_idle: STI; HLT with the polling flag clear (4.5: no guest halt polling).
+                    emit(TASK, OpKind.HLT, 0, 0);
+                    halts++;
+                    cont[TASK] = C_IDLE_LOOP;
+                }
+            }
+            case C_RECV_DONE -> {
+                replyQueued = false;
+                emitWork(TASK, recvDone);
+                cont[TASK] = C_DONE;
+            }
+            case C_DONE -> {
+                transactions++;
+                if (now - start >= durationCycles) {
+                    finished = true;
+                    listener.ended(now, transactions);
+                    emitWork(TASK, idleEnter);
+                    cont[TASK] = C_IDLE_LOOP; // netperf exits; the CPU idles
+                } else {
+                    cont[TASK] = C_SEND;
+                }
+            }
+            case C_NET_RX -> {
+                // tcp_rcv_established queued the reply and called sk_data_ready: wake netperf if it sleeps.
+                if (!finished) {
+                    replyQueued = true;
+                }
+                if (netperfSleeping) {
+                    netperfSleeping = false;
+                    needResched = true;
+                    emitWork(IRQ, ttwu);
+                }
+                cont[IRQ] = C_IRET;
+            }
+            case C_IRET -> {
+                emit(IRQ, OpKind.IRET, 0, 0);
+                cont[IRQ] = 0;
+            }
+            default -> throw new IllegalStateException("no continuation " + cont[c] + " in context " + c);
+        }
+    }
+}

@@ -3,17 +3,16 @@ package dev.javic.cli;
 import dev.javic.experiment.BenchReport;
 import dev.javic.experiment.HackbenchRunner;
 import dev.javic.experiment.NetperfRunner;
+import dev.javic.experiment.RunPool;
 import dev.javic.experiment.SystemKind;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
+import dev.javic.trace.TraceSink;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.Console;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,10 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * {@code javic bench hackbench}: runs a workload on each system a number of times (seed + run index),
@@ -79,6 +74,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-batching", description = "Simulate every system call as its own WORK (slower; same results).")
     boolean noBatching;
 
+    @Mixin
+    ChosenRunTraceOptions traceOptions;
+
+    /** The traced run (checked and opened before anything runs), or null. */
+    private ChosenRunTraceOptions.Choice trace;
+
     @Override
     public Integer call() throws Exception {
         if ("netperf".equals(workload)) {
@@ -99,6 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         positive("--jobs", threads);
         List<SystemKind> kinds = parseSystems();
         CostModel costs = CostModel.presetOrFile(cost);
+        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
         Hackbench.Params params = Hackbench.Params.of(groups, loops);
         String description = String.format(Locale.ROOT,
                 "hackbench -p -g %d -l %d (%d tasks, %d messages of %d bytes), %d vCPU%s, %d run%s per system, seeds %d..%d, cost model %s",
@@ -116,48 +118,58 @@ final class BenchCommand implements Callable<Integer> {
         List<Path> files = report.write(out, base);
         o.println();
         o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
+        printTraced(o);
         o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
                 report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
         return 0;
     }
 
-    private Map<String, List<HackbenchRunner.Outcome>> runAll(List<SystemKind> kinds, Hackbench.Params params, CostModel costs,
-                                                             int threads) throws InterruptedException {
-        ProgressBar bar = progressBar(kinds.size() * runs);
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, kinds.size() * runs));
-        try {
-            Map<SystemKind, List<Future<HackbenchRunner.Outcome>>> futures = new LinkedHashMap<>();
-            for (int r = 0; r < runs; r++) {
-                for (SystemKind k : kinds) {
-                    HackbenchRunner.Spec spec = new HackbenchRunner.Spec(k, vcpus, params, seed + r, costs, !noBatching);
-                    futures.computeIfAbsent(k, x -> new ArrayList<>()).add(pool.submit(() -> {
-                        HackbenchRunner.Outcome o = HackbenchRunner.run(spec);
-                        if (bar != null) {
-                            bar.step();
-                        }
-                        return o;
-                    }));
-                }
-            }
-            Map<String, List<HackbenchRunner.Outcome>> bySystem = new LinkedHashMap<>();
+    private void printTraced(PrintStream o) {
+        if (trace != null) {
+            o.printf(Locale.ROOT, "traced run %d on %s (seed %d) to %s (%s)%n", trace.run(), trace.system().label(),
+                    seed + trace.run(), trace.file(), trace.format().label());
+        }
+    }
+
+    /** The sink of run {@code r} on {@code k}: the trace file's for the chosen run, none for the others. */
+    private TraceSink sinkFor(SystemKind k, int r, CostModel costs, String title) {
+        if (trace == null || trace.system() != k || trace.run() != r) {
+            return null;
+        }
+        return trace.sinks().open(costs.tscHz(), HackbenchRunner.HOST_CPUS, vcpus, title + " run " + r + " (" + k.label() + ")");
+    }
+
+    /** Runs every (run, system) pair on the pool; returns each system's runs in run order. */
+    private <T> Map<String, List<T>> runPairs(List<SystemKind> kinds, int threads, RunOne<T> one) throws InterruptedException {
+        List<Callable<T>> tasks = new ArrayList<>();
+        for (int r = 0; r < runs; r++) {
             for (SystemKind k : kinds) {
-                List<HackbenchRunner.Outcome> list = new ArrayList<>();
-                for (Future<HackbenchRunner.Outcome> f : futures.get(k)) {
-                    try {
-                        list.add(f.get());
-                    } catch (ExecutionException e) {
-                        throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
-                    }
-                }
-                bySystem.put(k.label(), list);
-            }
-            return bySystem;
-        } finally {
-            pool.shutdownNow();
-            if (bar != null) {
-                bar.close();
+                int run = r;
+                tasks.add(() -> one.run(k, run));
             }
         }
+        List<T> results;
+        try (Progress bar = Progress.of("bench", tasks.size())) {
+            results = RunPool.run(tasks, threads, bar::step);
+        }
+        Map<String, List<T>> bySystem = new LinkedHashMap<>();
+        for (int i = 0; i < results.size(); i++) {
+            bySystem.computeIfAbsent(kinds.get(i % kinds.size()).label(), x -> new ArrayList<>()).add(results.get(i));
+        }
+        return bySystem;
+    }
+
+    @FunctionalInterface
+    private interface RunOne<T> {
+        T run(SystemKind system, int run) throws Exception;
+    }
+
+    private Map<String, List<HackbenchRunner.Outcome>> runAll(List<SystemKind> kinds, Hackbench.Params params, CostModel costs,
+                                                             int threads) throws InterruptedException {
+        Map<String, List<HackbenchRunner.Outcome>> bySystem = runPairs(kinds, threads, (k, r) -> HackbenchRunner.run(
+                new HackbenchRunner.Spec(k, vcpus, params, seed + r, costs, !noBatching),
+                sinkFor(k, r, costs, "hackbench " + vcpus + " vCPUs")));
+        return bySystem;
     }
 
     private List<SystemKind> parseSystems() {
@@ -192,45 +204,14 @@ final class BenchCommand implements Callable<Integer> {
         positive("--jobs", threads);
         List<SystemKind> kinds = parseSystems();
         CostModel costs = CostModel.presetOrFile(cost);
+        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
         String description = String.format(Locale.ROOT,
                 "netperf -t TCP_RR -l %s (1-byte request/response) over virtio-net + vhost-net, tap, bridge; 1 vCPU; "
                         + "host: vCPU on core 0, vhost on core 1, netserver on core 2; %d run%s per system, seeds %d..%d, cost model %s",
                 fmt(seconds), runs, runs == 1 ? "" : "s", seed, seed + runs - 1, costs.name());
         long wallStart = System.nanoTime();
-        Map<String, List<NetperfRunner.Outcome>> bySystem = new LinkedHashMap<>();
-        ProgressBar bar = progressBar(kinds.size() * runs);
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, kinds.size() * runs));
-        try {
-            Map<SystemKind, List<Future<NetperfRunner.Outcome>>> futures = new LinkedHashMap<>();
-            for (int r = 0; r < runs; r++) {
-                for (SystemKind k : kinds) {
-                    NetperfRunner.Spec spec = NetperfRunner.Spec.of(k, seconds, seed + r, costs);
-                    futures.computeIfAbsent(k, x -> new ArrayList<>()).add(pool.submit(() -> {
-                        NetperfRunner.Outcome o = NetperfRunner.run(spec);
-                        if (bar != null) {
-                            bar.step();
-                        }
-                        return o;
-                    }));
-                }
-            }
-            for (SystemKind k : kinds) {
-                List<NetperfRunner.Outcome> list = new ArrayList<>();
-                for (Future<NetperfRunner.Outcome> f : futures.get(k)) {
-                    try {
-                        list.add(f.get());
-                    } catch (ExecutionException e) {
-                        throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
-                    }
-                }
-                bySystem.put(k.label(), list);
-            }
-        } finally {
-            pool.shutdownNow();
-            if (bar != null) {
-                bar.close();
-            }
-        }
+        Map<String, List<NetperfRunner.Outcome>> bySystem = runPairs(kinds, threads, (k, r) -> NetperfRunner.run(
+                NetperfRunner.Spec.of(k, seconds, seed + r, costs), sinkFor(k, r, costs, "netperf TCP_RR 1 vCPU")));
         double wall = (System.nanoTime() - wallStart) / 1e9;
         BenchReport report = BenchReport.of("netperf", description, 1, runs, seed, costs.name(), BenchReport.Metric.TRANSACTIONS,
                 bySystem, wall);
@@ -250,6 +231,7 @@ final class BenchCommand implements Callable<Integer> {
         List<Path> files = report.write(out, base);
         o.println();
         o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
+        printTraced(o);
         o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
                 report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
         return 0;
@@ -257,28 +239,6 @@ final class BenchCommand implements Callable<Integer> {
 
     private static String fmt(double v) {
         return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
-    }
-
-    /** A progress bar on stderr when it is a terminal; none otherwise (pipes, CI, tests). */
-    private static ProgressBar progressBar(int total) {
-        if (!isTerminal()) {
-            return null;
-        }
-        return new ProgressBarBuilder().setTaskName("bench").setInitialMax(total).continuousUpdate()
-                .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
-    }
-
-    /** System.console() is non-null off a terminal since JDK 22; Console.isTerminal (22+) then tells. */
-    private static boolean isTerminal() {
-        Console c = System.console();
-        if (c == null) {
-            return false;
-        }
-        try {
-            return (Boolean) Console.class.getMethod("isTerminal").invoke(c);
-        } catch (ReflectiveOperationException e) {
-            return true; // JDK 21: a console exists only on a terminal
-        }
     }
 
     private static void positive(String option, long value) {

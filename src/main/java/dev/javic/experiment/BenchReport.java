@@ -95,10 +95,21 @@ public record BenchReport(String workload, String description, int vcpus, int ru
         return wallSeconds > 0 ? simulatedSeconds / wallSeconds : 0;
     }
 
-    private Comparison comparison(String system, String baseline) {
+    /** {@code system} against {@code baseline}, or null when either did not run. */
+    public Comparison comparison(String system, String baseline) {
         for (Comparison c : comparisons) {
             if (c.system().equals(system) && c.baseline().equals(baseline)) {
                 return c;
+            }
+        }
+        return null;
+    }
+
+    /** The summary of {@code system} (a label such as {@code avic-on}), or null when it did not run. */
+    public SystemSummary summary(String system) {
+        for (SystemSummary s : systems) {
+            if (s.system().equals(system)) {
+                return s;
             }
         }
         return null;

@@ -1,0 +1,456 @@
+package dev.javic.devkvm;
+
+import dev.javic.kvm.lapic.ApicIrq;
+import dev.javic.kvm.lapic.LapicHost;
+import dev.javic.kvm.lapic.LocalApic;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+
+import static dev.javic.devkvm.KvmApi.*;
+import static dev.javic.devkvm.KvmStructs.KVM_CPUID2;
+import static dev.javic.devkvm.KvmStructs.KVM_CPUID_ENTRY2;
+import static dev.javic.devkvm.KvmStructs.KVM_REGS;
+import static dev.javic.devkvm.KvmStructs.KVM_SIGNAL_MASK;
+import static dev.javic.devkvm.KvmStructs.KVM_SREGS;
+import static dev.javic.devkvm.KvmStructs.RUN_CR8;
+import static dev.javic.devkvm.KvmStructs.RUN_EXIT_REASON;
+import static dev.javic.devkvm.KvmStructs.RUN_FAIL_ENTRY_REASON;
+import static dev.javic.devkvm.KvmStructs.RUN_IF_FLAG;
+import static dev.javic.devkvm.KvmStructs.RUN_INTERNAL_SUBERROR;
+import static dev.javic.devkvm.KvmStructs.RUN_IO_COUNT;
+import static dev.javic.devkvm.KvmStructs.RUN_IO_DATA_OFFSET;
+import static dev.javic.devkvm.KvmStructs.RUN_IO_DIRECTION;
+import static dev.javic.devkvm.KvmStructs.RUN_IO_PORT;
+import static dev.javic.devkvm.KvmStructs.RUN_IO_SIZE;
+import static dev.javic.devkvm.KvmStructs.RUN_MMIO_DATA;
+import static dev.javic.devkvm.KvmStructs.RUN_MMIO_IS_WRITE;
+import static dev.javic.devkvm.KvmStructs.RUN_MMIO_LEN;
+import static dev.javic.devkvm.KvmStructs.RUN_MMIO_PHYS_ADDR;
+import static dev.javic.devkvm.KvmStructs.RUN_READY_FOR_INTERRUPT_INJECTION;
+import static dev.javic.devkvm.KvmStructs.RUN_REQUEST_INTERRUPT_WINDOW;
+import static dev.javic.devkvm.KvmStructs.offset;
+import static dev.javic.devkvm.KvmStructs.putSegment;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * One vCPU: its fd, its mmap'ed {@code struct kvm_run}, its platform thread running the KVM_RUN loop, and the
+ * {@link LapicHost} side of its software local APIC.
+ *
+ * <p><b>Kicking the thread out of KVM_RUN.</b> An IPI (or a timer) for a vCPU that is inside KVM_RUN must
+ * force it out so that javic can inject. KVM returns -EINTR from KVM_RUN when a signal is pending for the
+ * thread; this is done without any signal handler (which the JVM could not run in a signal context):
+ * <ol>
+ * <li>the vCPU thread blocks SIGUSR1 ({@link KvmApi#SIG_KICK}) for itself with pthread_sigmask, so the signal is
+ *     never delivered to it in userspace (and HotSpot does not use SIGUSR1);</li>
+ * <li>KVM_SET_SIGNAL_MASK gives KVM the mask to use <em>while in KVM_RUN</em>: the empty set, so a pending
+ *     SIGUSR1 interrupts guest mode (KVM checks signal_pending before every entry and the host IPI that
+ *     comes with the signal forces a running guest out);</li>
+ * <li>the kicker sends it with pthread_kill to this thread's pthread_t (taken with pthread_self on the thread);
+ *     </li>
+ * <li>back in userspace, after -EINTR, the thread consumes the still-blocked, still-pending signal with
+ *     sigtimedwait (zero timeout), like QEMU's kvm_eat_signals.</li>
+ * </ol>
+ * A kick that lands between two KVM_RUNs stays pending (blocked) and makes the next KVM_RUN return -EINTR at
+ * once, so no kick is lost between "decide to enter" and "entered". The kernel never delivers the signal:
+ * during KVM_RUN the thread's real mask (current->real_blocked) still holds SIGUSR1, which also keeps the
+ * default action (terminate) from being taken (complete_signal checks real_blocked); on the way out KVM
+ * restores the blocked mask.
+ */
+final class KvmVcpu implements LapicHost {
+    private static final boolean DEBUG = System.getenv("JAVIC_KVM_DEBUG") != null;
+    private final KvmMachine machine;
+    private final int index;
+    private final int fd;
+    private final MemorySegment run;
+    private final Arena arena = Arena.ofShared();
+    private final Condition wake;
+    private final Thread thread;
+    /** pthread_t of {@link #thread} once it runs, 0 before and after (guarded by the machine's lock). */
+    private long pthread;
+    private boolean kickPending;
+    private ScheduledFuture<?> timer;
+    /** Bumped by every arm and cancel, so that an expiry already queued for an older arming does nothing. */
+    private long timerGeneration;
+
+    KvmVcpu(KvmMachine machine, int index, int fd, int mmapSize) {
+        this.machine = machine;
+        this.index = index;
+        this.fd = fd;
+        this.run = KvmApi.mmap(mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        this.wake = machine.lock.newCondition();
+        this.thread = Thread.ofPlatform().name("javic-vcpu" + index).daemon(true).unstarted(this::threadMain);
+    }
+
+    private LocalApic apic() {
+        return machine.apics[index];
+    }
+
+    // =====================================================================================================
+    // Setup
+    // =====================================================================================================
+
+    /** KVM_SET_CPUID2 from the (edited) supported CPUID, with this vCPU's APIC ID. */
+    void setCpuid(MemorySegment supported) {
+        int nent = supported.get(JAVA_INT, 0);
+        long entrySize = KVM_CPUID_ENTRY2.byteSize();
+        MemorySegment c = arena.allocate(KVM_CPUID2.byteSize() + nent * entrySize, 8);
+        MemorySegment.copy(supported, 0, c, 0, c.byteSize());
+        for (int i = 0; i < nent; i++) {
+            long e = KVM_CPUID2.byteSize() + i * entrySize;
+            int function = c.get(JAVA_INT, e + offset(KVM_CPUID_ENTRY2, "function"));
+            long ecx = e + offset(KVM_CPUID_ENTRY2, "ecx");
+            long ebx = e + offset(KVM_CPUID_ENTRY2, "ebx");
+            long edx = e + offset(KVM_CPUID_ENTRY2, "edx");
+            if (function == 1) {
+                c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~(1 << 21) & ~(1 << 24)); // x2APIC, TSC-deadline
+                c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x00FFFFFF) | (index << 24)); // initial APIC ID
+            } else if (function == 0xB || function == 0x1F) {
+                c.set(JAVA_INT, edx, index); // x2APIC ID of this logical processor
+            }
+        }
+        ioctl(fd, KVM_SET_CPUID2, c);
+    }
+
+    /**
+     * Multiboot v1 machine state (spec §3.2): EAX = 0x2BADB002, EBX = the information structure, 32-bit
+     * protected mode with paging off, flat 4 GiB code (read/execute) and data (read/write) segments at base 0,
+     * EFLAGS with IF and VM clear; GDTR and IDTR are left for the kernel to load (their contents are undefined).
+     */
+    void setupMultibootEntry(long entry, long mbi, long apicBase) {
+        MemorySegment sregs = arena.allocate(KVM_SREGS);
+        ioctl(fd, KVM_GET_SREGS, sregs);
+        putSegment(sregs, offset(KVM_SREGS, "cs"), 0, 0xFFFFFFFF, 0x08, 0xB, true, true, true);
+        for (String s : new String[] {"ds", "es", "fs", "gs", "ss"}) {
+            putSegment(sregs, offset(KVM_SREGS, s), 0, 0xFFFFFFFF, 0x10, 0x3, true, true, true);
+        }
+        long cr0 = sregs.get(JAVA_LONG, offset(KVM_SREGS, "cr0"));
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr0"), (cr0 | 0x1) & ~0x8000_0000L); // PE on, PG off
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr4"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "efer"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "apic_base"), apicBase);
+        ioctl(fd, KVM_SET_SREGS, sregs);
+
+        MemorySegment regs = arena.allocate(KVM_REGS);
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rax"), Integer.toUnsignedLong(MultibootImage.BOOTLOADER_MAGIC));
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rbx"), mbi);
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rip"), entry);
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rflags"), 0x2L); // bit 1 is reserved-one; IF = 0
+        ioctl(fd, KVM_SET_REGS, regs);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    void join() throws InterruptedException {
+        thread.join();
+    }
+
+    void close() {
+        KvmApi.munmap(run);
+        KvmApi.close(fd);
+        arena.close();
+    }
+
+    // =====================================================================================================
+    // The vCPU thread
+    // =====================================================================================================
+
+    private void threadMain() {
+        try {
+            KvmApi.blockSignalInThisThread(SIG_KICK);
+            MemorySegment mask = arena.allocate(KVM_SIGNAL_MASK.byteSize() + KERNEL_SIGSET_BYTES, 8);
+            mask.set(JAVA_INT, 0, KERNEL_SIGSET_BYTES); // len; sigset: empty, nothing blocked inside KVM_RUN
+            ioctl(fd, KVM_SET_SIGNAL_MASK, mask);
+            machine.lock.lock();
+            try {
+                pthread = KvmApi.pthreadSelf();
+                if (kickPending || machine.stopped()) {
+                    KvmApi.pthreadKill(pthread, SIG_KICK);
+                }
+            } finally {
+                machine.lock.unlock();
+            }
+            loop();
+        } catch (RuntimeException | Error e) {
+            machine.finish(new KvmMachine.Result(KvmMachine.Outcome.GUEST_ERROR, KvmMachine.STATUS_GUEST_ERROR,
+                    "vCPU " + index + ": " + e, null));
+        } finally {
+            machine.lock.lock();
+            try {
+                pthread = 0; // never signal a thread that has ended
+            } finally {
+                machine.lock.unlock();
+            }
+            // No kick can come now; eat one that is still pending, or the JVM's thread exit, which restores the
+            // default signal mask, would let SIGUSR1's default action (terminate the process) happen.
+            KvmApi.consumePendingSignal(SIG_KICK);
+        }
+    }
+
+    private void loop() throws RuntimeException {
+        while (!machine.stopped()) {
+            prepareEntry();
+            int r = KvmApi.ioctlRaw(fd, KVM_RUN, MemorySegment.NULL);
+            if (r == -EINTR) {
+                KvmApi.consumePendingSignal(SIG_KICK);
+                continue;
+            }
+            if (r < 0) {
+                throw new KvmException("KVM_RUN", -r);
+            }
+            afterExit();
+            if (DEBUG) {
+                System.err.printf("exit %d ready=%d if=%d win=%d%n", run.get(JAVA_INT, RUN_EXIT_REASON),
+                        run.get(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION), run.get(JAVA_BYTE, RUN_IF_FLAG),
+                        run.get(JAVA_BYTE, RUN_REQUEST_INTERRUPT_WINDOW));
+            }
+            handleExit(run.get(JAVA_INT, RUN_EXIT_REASON));
+        }
+    }
+
+    /**
+     * Before KVM_RUN: the TPR goes to kvm_run->cr8; the highest deliverable APIC interrupt is injected with
+     * KVM_INTERRUPT if the guest can take it now (ready_for_interrupt_injection and IF, as of the last exit),
+     * else an interrupt window is requested so that KVM exits as soon as it can.
+     */
+    private void prepareEntry() {
+        machine.lock.lock();
+        try {
+            kickPending = false;
+            LocalApic apic = apic();
+            run.set(JAVA_LONG, RUN_CR8, apic.cr8());
+            boolean ready = run.get(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION) != 0
+                    && run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
+            if (ready && apic.hasInterrupt() >= 0) {
+                int vector = apic.getInterrupt();
+                MemorySegment irq = arena.allocate(KvmStructs.KVM_INTERRUPT);
+                irq.set(JAVA_INT, 0, vector);
+                ioctl(fd, KVM_INTERRUPT, irq);
+            }
+            run.set(JAVA_BYTE, RUN_REQUEST_INTERRUPT_WINDOW, (byte) (apic.hasInterrupt() >= 0 ? 1 : 0));
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /** After KVM_RUN: KVM keeps the TPR in kvm_run->cr8 (MOV to CR8 in a 64-bit guest does not exit). */
+    private void afterExit() {
+        long cr8 = run.get(JAVA_LONG, RUN_CR8) & 0xF;
+        machine.lock.lock();
+        try {
+            if (cr8 != apic().cr8()) {
+                apic().setCr8(cr8);
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    private void handleExit(int reason) {
+        switch (reason) {
+            case KVM_EXIT_IO -> handleIo();
+            case KVM_EXIT_MMIO -> handleMmio();
+            case KVM_EXIT_HLT -> halt();
+            case KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR -> {
+                // prepareEntry injects
+            }
+            case KVM_EXIT_SHUTDOWN -> guestError("the guest shut down (triple fault: KVM_EXIT_SHUTDOWN)");
+            case KVM_EXIT_FAIL_ENTRY -> guestError(String.format("KVM_EXIT_FAIL_ENTRY, hardware reason 0x%x",
+                    run.get(JAVA_LONG, RUN_FAIL_ENTRY_REASON)));
+            case KVM_EXIT_INTERNAL_ERROR -> guestError("KVM_EXIT_INTERNAL_ERROR, suberror "
+                    + run.get(JAVA_INT, RUN_INTERNAL_SUBERROR) + internalErrorData());
+            default -> guestError("unhandled KVM exit reason " + reason);
+        }
+    }
+
+    /** internal.data[0..ndata) in hex (what KVM says about the failure: for SVM exit info, the event being delivered). */
+    private String internalErrorData() {
+        int ndata = Math.min(16, run.get(JAVA_INT, RUN_INTERNAL_SUBERROR + 4));
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < ndata; i++) {
+            sb.append(i == 0 ? ", data" : "").append(" 0x").append(Long.toHexString(run.get(JAVA_LONG, RUN_INTERNAL_SUBERROR + 8 + 8L * i)));
+        }
+        return sb.toString();
+    }
+
+    private void guestError(String what) {
+        String rip = "";
+        try {
+            MemorySegment regs = arena.allocate(KVM_REGS);
+            ioctl(fd, KVM_GET_REGS, regs);
+            rip = String.format(" at rip 0x%x", regs.get(JAVA_LONG, offset(KVM_REGS, "rip")));
+            if (DEBUG) {
+                MemorySegment sregs = arena.allocate(KVM_SREGS);
+                ioctl(fd, KVM_GET_SREGS, sregs);
+                rip += String.format(" (cr0 0x%x idt 0x%x/0x%x gdt 0x%x/0x%x cs 0x%x esp 0x%x)",
+                        sregs.get(JAVA_LONG, offset(KVM_SREGS, "cr0")),
+                        sregs.get(JAVA_LONG, offset(KVM_SREGS, "idt", "base")), sregs.get(ValueLayout.JAVA_SHORT, offset(KVM_SREGS, "idt", "limit")),
+                        sregs.get(JAVA_LONG, offset(KVM_SREGS, "gdt", "base")), sregs.get(ValueLayout.JAVA_SHORT, offset(KVM_SREGS, "gdt", "limit")),
+                        sregs.get(ValueLayout.JAVA_SHORT, offset(KVM_SREGS, "cs", "selector")), regs.get(JAVA_LONG, offset(KVM_REGS, "rsp")));
+            }
+        } catch (RuntimeException e) {
+            // the registers are a nicety
+        }
+        machine.finish(new KvmMachine.Result(KvmMachine.Outcome.GUEST_ERROR, KvmMachine.STATUS_GUEST_ERROR,
+                "vCPU " + index + ": " + what + rip, null));
+    }
+
+    private void handleIo() {
+        int direction = run.get(JAVA_BYTE, RUN_IO_DIRECTION);
+        int size = run.get(JAVA_BYTE, RUN_IO_SIZE);
+        int port = Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, RUN_IO_PORT));
+        int count = run.get(JAVA_INT, RUN_IO_COUNT);
+        long data = run.get(JAVA_LONG, RUN_IO_DATA_OFFSET);
+        for (int i = 0; i < count; i++) {
+            long at = data + (long) i * size;
+            if (direction == KVM_EXIT_IO_OUT) {
+                int value = switch (size) {
+                    case 1 -> Byte.toUnsignedInt(run.get(JAVA_BYTE, at));
+                    case 2 -> Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT_UNALIGNED, at));
+                    default -> run.get(ValueLayout.JAVA_INT_UNALIGNED, at);
+                };
+                machine.portOut(port, size, value);
+            } else {
+                int value = machine.portIn(port, size);
+                for (int b = 0; b < size; b++) {
+                    run.set(JAVA_BYTE, at + b, (byte) (value >>> (8 * b)));
+                }
+            }
+        }
+    }
+
+    /**
+     * An MMIO exit. In the APIC page: an aligned 32-bit write is a register write (lapic.c apic_mmio_write
+     * ignores any other size or alignment); a read returns the bytes of the register's 32-bit value it covers.
+     * Elsewhere (the IOAPIC page, nothing at all): reads return all ones and writes are dropped.
+     */
+    private void handleMmio() {
+        long gpa = run.get(JAVA_LONG, RUN_MMIO_PHYS_ADDR);
+        int len = run.get(JAVA_INT, RUN_MMIO_LEN);
+        boolean write = run.get(JAVA_BYTE, RUN_MMIO_IS_WRITE) != 0;
+        machine.lock.lock();
+        try {
+            LocalApic apic = apic();
+            long base = apic.apicBase() & ~0xFFFL;
+            boolean inApic = apic.isHardwareEnabled() && !apic.isX2apicMode() && gpa >= base && gpa < base + 0x1000;
+            int offset = (int) (gpa - base);
+            if (write) {
+                if (inApic && len == 4 && (offset & 0xF) == 0) {
+                    apic.regWrite(offset, run.get(JAVA_INT, RUN_MMIO_DATA));
+                }
+                return;
+            }
+            long value;
+            if (inApic) {
+                int within = offset & 0xF;
+                value = within + len <= 4 ? Integer.toUnsignedLong(apic.regRead(offset & 0xFF0)) >>> (8 * within) : 0;
+            } else {
+                value = -1L;
+            }
+            for (int b = 0; b < Math.min(len, 8); b++) {
+                run.set(JAVA_BYTE, RUN_MMIO_DATA + b, (byte) (value >>> (8 * b)));
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
+     * KVM_EXIT_HLT: the vCPU thread sleeps until its APIC has an interrupt the guest can take (IF set, as of
+     * the HLT) or an NMI, or the run ends (KVM's kvm_vcpu_block / kvm_arch_vcpu_runnable, in userspace).
+     */
+    private void halt() {
+        boolean ifFlag = run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
+        machine.lock.lock();
+        try {
+            while (!machine.stopped() && !(ifFlag && apic().hasInterrupt() >= 0) && !apic().nmiPending()) {
+                wake.awaitUninterruptibly();
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
+     * kvm_vcpu_kick with the machine's lock held: wakes the thread if it sleeps in HLT and, if it may be inside
+     * KVM_RUN, signals it out (see the class comment). A vCPU kicking itself needs neither.
+     */
+    void kickLocked() {
+        kickPending = true;
+        wake.signalAll();
+        if (pthread != 0 && Thread.currentThread() != thread) {
+            KvmApi.pthreadKill(pthread, SIG_KICK);
+        }
+    }
+
+    // =====================================================================================================
+    // LapicHost
+    // =====================================================================================================
+
+    @Override
+    public long guestTsc() {
+        return machine.guestTsc();
+    }
+
+    @Override
+    public long tscKhzPerMhz() {
+        return 1000; // the APIC timer's "TSC" is the host's nanosecond clock
+    }
+
+    /** Called by the APIC under the machine's lock, like every APIC call. */
+    @Override
+    public void armTimer(long deadlineTsc) {
+        cancelTimer();
+        long generation = timerGeneration;
+        long delay = Math.max(0, deadlineTsc - guestTsc());
+        timer = machine.timerThread().schedule(() -> timerFired(generation), delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void timerFired(long generation) {
+        machine.lock.lock();
+        try {
+            if (generation == timerGeneration) {
+                apic().timerExpired();
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    @Override
+    public void cancelTimer() {
+        timerGeneration++;
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    @Override
+    public boolean deliverPostedInterrupt(int vector) {
+        return false; // avic-off: the APIC sets IRR and kicks
+    }
+
+    @Override
+    public void requestEventAndKick() {
+        kickLocked();
+    }
+
+    @Override
+    public void sendIpi(LocalApic source, ApicIrq irq) {
+        machine.deliverIpi(source, irq);
+    }
+
+    @Override
+    public void apicMapChanged(LocalApic apic) {
+        // delivery walks every APIC (IrqDelivery), there is no map to rebuild
+    }
+}

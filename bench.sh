@@ -6,13 +6,8 @@
 # org.openjdk.jmh.Main on a copy of the test class path with a JDK >= 25.
 set -euo pipefail
 cd "$(dirname "$0")"
-found=
-for cand in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
-  [ -n "$cand" ] && [ -x "$cand/bin/javac" ] || continue
-  v=$("$cand/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1)
-  if [ -n "$v" ] && [ "${v%%.*}" -ge 25 ] 2>/dev/null; then export JAVA_HOME="$cand"; found=1; break; fi
-done
-[ -n "$found" ] || { echo "bench.sh: no JDK 25 or newer found" >&2; exit 2; }
+. scripts/jdk.sh
+use_jdk bench.sh
 mvn -q -B -ntp test-compile dependency:build-classpath -Dmdep.includeScope=test \
   -Dmdep.outputFile=target/bench.classpath >&2
 [ $# -gt 0 ] || set -- TracingOverhead

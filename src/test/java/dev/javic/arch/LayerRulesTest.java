@@ -31,6 +31,17 @@ class LayerRulesTest {
     }
 
     @Test
+    void guestProgramsAnywhereStayGuests() {
+        // Workloads keep guest programs and host threads side by side (netperf's guest, vhost, netserver):
+        // whatever runs as guest code must still see only CPU operations.
+        noClasses().that().implement(dev.javic.hw.GuestProgram.class)
+                .or().implement(dev.javic.guest.kernel.TaskProgram.class)
+                .should().dependOnClassesThat().resideInAnyPackage("dev.javic.kvm..", "dev.javic.host..",
+                        "dev.javic.experiment..", "dev.javic.cli..", "dev.javic.devkvm..")
+                .check(classes);
+    }
+
+    @Test
     void kvmReachesTheGuestOnlyThroughHardware() {
         noClasses().that().resideInAPackage("dev.javic.kvm..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.javic.guest..", "dev.javic.workload..",

@@ -199,13 +199,4 @@ public final class Kvm {
         current = saved;
     }
 
-    void runInHostContext(Runnable r) {
-        Vcpu saved = current;
-        current = null;
-        try {
-            r.run();
-        } finally {
-            current = saved;
-        }
-    }
 }

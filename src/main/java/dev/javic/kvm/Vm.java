@@ -190,12 +190,6 @@ public final class Vm {
         kvm.chargeCurrent(Math.max(delivered, 1) * kvm.costs().get(Cost.KVM_IPI_PER_TARGET));
     }
 
-    /** A device or host interrupt into {@code vcpu}'s APIC (e.g. from an irqfd), from host context. */
-    public void injectDeviceIrq(int vcpuId, int vector) {
-        ApicIrq irq = new ApicIrq().set(vector, 0, false, false, false, 0, vcpus[vcpuId].lapic.apicId());
-        kvm.runInHostContext(() -> IrqDelivery.irqDeliveryToApic(null, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER));
-    }
-
     /**
      * An MSI from an irqfd signalled by a host thread running on {@code hostCpu} (vhost's
      * {@code vhost_signal} -> {@code eventfd_signal} -> {@code irqfd_wakeup} -> {@code kvm_set_msi_inatomic}, 4.5):
@@ -204,11 +198,17 @@ public final class Vm {
      * doorbell write it did).
      */
     public long injectDeviceIrqFrom(int hostCpu, int vcpuId, int vector) {
-        ApicIrq irq = new ApicIrq().set(vector, 0, false, false, false, 0, vcpus[vcpuId].lapic.apicId());
-        return kvm.runOnHostCpu(hostCpu, () -> {
-            int n = IrqDelivery.irqDeliveryToApic(null, irq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER);
-            kvm.chargeCurrent(Math.max(n, 1) * kvm.costs().get(Cost.KVM_IPI_PER_TARGET));
-        });
+        deviceIrq.set(vector, 0, false, false, false, 0, vcpus[vcpuId].lapic.apicId());
+        return kvm.runOnHostCpu(hostCpu, deliverDeviceIrq);
+    }
+
+    /** The MSI being delivered by {@link #injectDeviceIrqFrom}; reused so that delivery allocates nothing. */
+    private final ApicIrq deviceIrq = new ApicIrq();
+    private final Runnable deliverDeviceIrq = this::deliverDeviceIrqNow;
+
+    private void deliverDeviceIrqNow() {
+        int n = IrqDelivery.irqDeliveryToApic(null, deviceIrq, apics, IrqDelivery.LowestPriority.KVM_ARB_PRIO_COUNTER);
+        kvm.chargeCurrent(Math.max(n, 1) * kvm.costs().get(Cost.KVM_IPI_PER_TARGET));
     }
 
     /** Something an ioeventfd signals: an eventfd's wait queue (vhost's poll on its kick fd). */

@@ -387,11 +387,15 @@ public final class Kernel {
 
     /** ttwu_do_activate: enqueue a woken task (vruntime renormalised, place_entity) and check preemption. */
     void activate(RunQueue rq, Task t, long now) {
-        updateCurr(rq, now);
+        // enqueue_entity (kernel/sched/fair.c, 4.5) with ENQUEUE_WAKEUP | ENQUEUE_WAKING (ttwu_do_activate):
+        // "Update the normalized vruntime before updating min_vruntime through calling update_curr()", i.e.
+        // the task_waking_fair-relative vruntime is made absolute with the queue's min_vruntime as it was
+        // *before* update_curr charges the current task; place_entity then uses the updated min_vruntime.
         if (t.vruntimeRelative) {
             t.vruntime += rq.minVruntime;
             t.vruntimeRelative = false;
         }
+        updateCurr(rq, now);
         long floor = rq.minVruntime - latency / 2; // place_entity, GENTLE_FAIR_SLEEPERS
         t.vruntime = Math.max(t.vruntime, floor);
         t.state = Task.State.RUNNABLE;

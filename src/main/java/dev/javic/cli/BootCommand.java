@@ -1,5 +1,6 @@
 package dev.javic.cli;
 
+import dev.javic.devkvm.AvicAccounting;
 import dev.javic.devkvm.KvmApi;
 import dev.javic.devkvm.KvmMachine;
 import dev.javic.devkvm.MultibootImage;
@@ -34,8 +35,13 @@ final class BootCommand implements Callable<Integer> {
     @Option(names = "--append", paramLabel = "ARGS", defaultValue = "", description = "Kernel command line (after the image name).")
     String append;
 
-    @Option(names = "--system", paramLabel = "SYSTEM", defaultValue = "avic-off", description = "avic-off (avic-on: not yet on /dev/kvm).")
+    @Option(names = "--system", paramLabel = "SYSTEM", defaultValue = "avic-off", description = "avic-off, or avic-on: the "
+            + "same run, then a per-vCPU report of what AVIC would have done with each APIC access (accelerated, "
+            + "AVIC_UNACCELERATED_ACCESS trap/fault, AVIC_INCOMPLETE_IPI with its cause) next to avic-off's exits.")
     String system;
+
+    @Option(names = "--json", description = "With --system avic-on: print the AVIC report as JSON (one line) after the guest's serial output.")
+    boolean json;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -44,9 +50,8 @@ final class BootCommand implements Callable<Integer> {
             err.println("javic: unknown --system '" + system + "' for boot (avic-off or avic-on)");
             return 2;
         }
-        if (system.equals("avic-on")) {
-            err.println("javic: boot --system avic-on is not implemented yet: the AVIC accounting of /dev/kvm runs is "
-                    + "still to come (docs/devkvm.md); use --system avic-off");
+        if (json && !system.equals("avic-on")) {
+            err.println("javic: --json is the AVIC report of --system avic-on");
             return 2;
         }
         if (memoryMib * (1L << 20) < KvmMachine.MIN_MEMORY || memoryMib * (1L << 20) > KvmMachine.MAX_MEMORY) {
@@ -82,6 +87,7 @@ final class BootCommand implements Callable<Integer> {
         }
         Duration timeout = Duration.ofMillis((long) (timeoutSeconds * 1000));
         KvmMachine.Result result;
+        String report = null;
         try (KvmMachine vm = new KvmMachine(new KvmMachine.Config(memory, append, timeout, System.out), 1)) {
             try {
                 vm.load(kernel);
@@ -89,9 +95,17 @@ final class BootCommand implements Callable<Integer> {
                 err.println("javic: " + e.getMessage());
                 return 2;
             }
+            AvicAccounting avic = system.equals("avic-on") ? vm.enableAvicAccounting() : null;
             result = vm.run();
+            if (avic != null) {
+                report = json ? avic.json() : avic.text();
+            }
         }
         System.out.flush();
+        if (report != null) {
+            System.out.println(json ? report : "\n" + report.stripTrailing());
+            System.out.flush();
+        }
         switch (result.outcome()) {
             case DEBUG_EXIT -> {
                 // the guest's verdict is its exit status

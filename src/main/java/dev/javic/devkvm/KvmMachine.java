@@ -64,6 +64,8 @@ public final class KvmMachine implements AutoCloseable {
     private final ScheduledExecutorService timerThread;
     private final long tscOrigin = System.nanoTime();
     private volatile Result result;
+    /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
+    private AvicAccounting avic;
     private final byte[] serialRing = new byte[LAST_SERIAL_BYTES];
     private long serialCount;
 
@@ -266,6 +268,58 @@ public final class KvmMachine implements AutoCloseable {
     // =====================================================================================================
     // What the vCPUs' APICs need from the VM
     // =====================================================================================================
+
+    /** Turns on the AVIC accounting ({@code --system avic-on}); before {@link #run}. */
+    public AvicAccounting enableAvicAccounting() {
+        avic = new AvicAccounting(vcpus.length);
+        return avic;
+    }
+
+    /** The AVIC accounting, or null when it is off. */
+    public AvicAccounting avicAccounting() {
+        return avic;
+    }
+
+    /**
+     * This VM's vCPUs as AVIC's tables would show them now (under {@link #lock}): physical entry = the APIC ID
+     * of a vCPU, running unless its thread is blocked in HLT (KVM clears IsRunning in avic_vcpu_put when a
+     * vCPU blocks); logical entry = the vCPU whose LDR names it in its DFR's model.
+     */
+    dev.javic.hw.AvicRegisterPolicy.IpiTables avicTables() {
+        return new dev.javic.hw.AvicRegisterPolicy.IpiTables() {
+            @Override
+            public int maxIndex() {
+                int max = 0;
+                for (LocalApic a : apics) {
+                    max = Math.max(max, a.apicId());
+                }
+                return max;
+            }
+
+            @Override
+            public int physical(int index) {
+                for (int i = 0; i < apics.length; i++) {
+                    if (apics[i].apicId() == index) {
+                        return vcpus[i].isHalted() ? dev.javic.hw.AvicRegisterPolicy.ENTRY_NOT_RUNNING
+                                : dev.javic.hw.AvicRegisterPolicy.ENTRY_RUNNING;
+                    }
+                }
+                return dev.javic.hw.AvicRegisterPolicy.ENTRY_INVALID;
+            }
+
+            @Override
+            public int logical(int index) {
+                for (LocalApic a : apics) {
+                    boolean flat = (a.dfr() >>> 28) == 0xF;
+                    int ldrId = a.ldr() >>> 24;
+                    if (ldrId != 0 && dev.javic.hw.AvicTables.logicalIndex(ldrId, flat) == index) {
+                        return a.apicId();
+                    }
+                }
+                return -1;
+            }
+        };
+    }
 
     /** kvm_irq_delivery_to_apic over this VM's APICs; called under {@link #lock}. */
     void deliverIpi(LocalApic source, ApicIrq irq) {

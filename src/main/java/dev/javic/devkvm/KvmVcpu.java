@@ -1,5 +1,7 @@
 package dev.javic.devkvm;
 
+import dev.javic.hw.ApicRegs;
+import dev.javic.hw.AvicRegisterPolicy;
 import dev.javic.kvm.lapic.ApicIrq;
 import dev.javic.kvm.lapic.LapicHost;
 import dev.javic.kvm.lapic.LocalApic;
@@ -75,6 +77,8 @@ final class KvmVcpu implements LapicHost {
     /** pthread_t of {@link #thread} once it runs, 0 before and after (guarded by the machine's lock). */
     private long pthread;
     private boolean kickPending;
+    /** Blocked in HLT (guarded by the machine's lock): AVIC's IsRunning would be clear. */
+    private boolean halted;
     private ScheduledFuture<?> timer;
     /** Bumped by every arm and cancel, so that an expiry already queued for an older arming does nothing. */
     private long timerGeneration;
@@ -86,6 +90,10 @@ final class KvmVcpu implements LapicHost {
         this.run = KvmApi.mmap(mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         this.wake = machine.lock.newCondition();
         this.thread = Thread.ofPlatform().name("javic-vcpu" + index).daemon(true).unstarted(this::threadMain);
+    }
+
+    boolean isHalted() {
+        return halted;
     }
 
     private LocalApic apic() {
@@ -201,6 +209,15 @@ final class KvmVcpu implements LapicHost {
             int r = KvmApi.ioctlRaw(fd, KVM_RUN, MemorySegment.NULL);
             if (r == -EINTR) {
                 KvmApi.consumePendingSignal(SIG_KICK);
+                AvicAccounting avic = machine.avicAccounting();
+                if (avic != null && !machine.stopped()) {
+                    machine.lock.lock();
+                    try {
+                        avic.kick(index);
+                    } finally {
+                        machine.lock.unlock();
+                    }
+                }
                 continue;
             }
             if (r < 0) {
@@ -234,6 +251,9 @@ final class KvmVcpu implements LapicHost {
                 MemorySegment irq = arena.allocate(KvmStructs.KVM_INTERRUPT);
                 irq.set(JAVA_INT, 0, vector);
                 ioctl(fd, KVM_INTERRUPT, irq);
+                if (machine.avicAccounting() != null) {
+                    machine.avicAccounting().injected(index);
+                }
             }
             run.set(JAVA_BYTE, RUN_REQUEST_INTERRUPT_WINDOW, (byte) (apic.hasInterrupt() >= 0 ? 1 : 0));
         } finally {
@@ -255,6 +275,23 @@ final class KvmVcpu implements LapicHost {
     }
 
     private void handleExit(int reason) {
+        AvicAccounting avic = machine.avicAccounting();
+        if (avic != null && reason != KVM_EXIT_MMIO) {
+            machine.lock.lock();
+            try {
+                switch (reason) {
+                    case KVM_EXIT_IO -> avic.io(index);
+                    case KVM_EXIT_HLT -> avic.hlt(index);
+                    case KVM_EXIT_IRQ_WINDOW_OPEN -> avic.irqWindow(index);
+                    case KVM_EXIT_INTR -> avic.kick(index);
+                    default -> {
+                        // the run ends
+                    }
+                }
+            } finally {
+                machine.lock.unlock();
+            }
+        }
         switch (reason) {
             case KVM_EXIT_IO -> handleIo();
             case KVM_EXIT_MMIO -> handleMmio();
@@ -342,6 +379,10 @@ final class KvmVcpu implements LapicHost {
             long base = apic.apicBase() & ~0xFFFL;
             boolean inApic = apic.isHardwareEnabled() && !apic.isX2apicMode() && gpa >= base && gpa < base + 0x1000;
             int offset = (int) (gpa - base);
+            AvicAccounting avic = machine.avicAccounting();
+            if (avic != null) {
+                account(avic, apic, inApic, offset, len, write);
+            }
             if (write) {
                 if (inApic && len == 4 && (offset & 0xF) == 0) {
                     apic.regWrite(offset, run.get(JAVA_INT, RUN_MMIO_DATA));
@@ -364,6 +405,28 @@ final class KvmVcpu implements LapicHost {
     }
 
     /**
+     * avic-on: what AVIC would have done with this access, from the APIC's state before the software APIC serves
+     * it (the EOI's in-service vector, the ICR's destination and the targets' running state).
+     */
+    private void account(AvicAccounting avic, LocalApic apic, boolean inApic, int offset, int len, boolean write) {
+        if (!inApic) {
+            avic.otherMmio(index);
+        } else if (!write) {
+            avic.apicRead(index, offset, len);
+        } else {
+            int isr = apic.highestIsr();
+            boolean levelEoi = offset == ApicRegs.EOI && isr >= 0 && apic.isTmrSet(isr);
+            int value = len >= 4 ? run.get(JAVA_INT, RUN_MMIO_DATA) : 0;
+            AvicRegisterPolicy.IpiOutcome ipi = null;
+            if (offset == ApicRegs.ICR && len <= 4) {
+                ipi = AvicRegisterPolicy.classifyIpi(value, apic.read(ApicRegs.ICR2), apic.apicId(),
+                        (apic.dfr() >>> 28) == 0xF, machine.avicTables());
+            }
+            avic.apicWrite(index, offset, len, value, levelEoi, ipi);
+        }
+    }
+
+    /**
      * KVM_EXIT_HLT: the vCPU thread sleeps until its APIC has an interrupt the guest can take (IF set, as of
      * the HLT) or an NMI, or the run ends (KVM's kvm_vcpu_block / kvm_arch_vcpu_runnable, in userspace).
      */
@@ -371,10 +434,12 @@ final class KvmVcpu implements LapicHost {
         boolean ifFlag = run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
         machine.lock.lock();
         try {
+            halted = true;
             while (!machine.stopped() && !(ifFlag && apic().hasInterrupt() >= 0) && !apic().nmiPending()) {
                 wake.awaitUninterruptibly();
             }
         } finally {
+            halted = false;
             machine.lock.unlock();
         }
     }

@@ -116,94 +116,69 @@ final class AvicUnit {
     // ---- APIC page accesses -------------------------------------------------------------------------
 
     /**
-     * A guest access to the APIC BAR page. Register behaviour per the APM's AVIC register table:
-     * reads are served from the backing page except TMCCT (fault); TPR writes, edge EOIs and ICR low
-     * writes are accelerated; ICR high writes land in the page; writes to ID, EOI (level), RRR, LDR, DFR,
-     * SPIV, ESR, LVT*, TMICT and TDCR land and then trap; everything else faults.
+     * A guest access to the APIC BAR page, as {@link AvicRegisterPolicy} classifies it: reads are served
+     * from the backing page except TMCCT (fault); TPR writes, edge EOIs and ICR low writes are accelerated;
+     * ICR high writes land in the page; writes to ID, EOI (level), RRR, LDR, DFR, SPIV, ESR, LVT*, TMICT and
+     * TDCR land and then trap; everything else faults.
      */
     void apicAccess(Operation op, int offset, boolean write, boolean wide) {
-        if (wide || (offset & 0xF) != 0) {
-            fault(op, offset, write);
-            return;
-        }
-        long page = backingPage();
+        int width = wide ? 8 : 4;
         if (!write) {
-            if (offset == APIC_TMCCT || !isReadable(offset)) {
+            if (AvicRegisterPolicy.classifyRead(offset, width) == AvicRegisterPolicy.Outcome.FAULT) {
                 fault(op, offset, false);
                 return;
             }
-            op.result = mem.read32(page + offset) & 0xFFFFFFFFL;
+            op.result = mem.read32(backingPage() + offset) & 0xFFFFFFFFL;
             core.vmcb().setRax(op.result);
             core.completeAccelerated(accessCycles);
             return;
         }
+        long page = backingPage();
         int value = (int) op.value;
-        switch (offset) {
-            case APIC_TPR -> {
+        int eoiVector = offset == APIC_EOI && !wide ? highestVector(page + APIC_ISR) : -1;
+        boolean levelEoi = eoiVector >= 0
+                && (mem.read32(page + APIC_TMR + (eoiVector >>> 5) * 0x10L) & (1 << (eoiVector & 31))) != 0;
+        switch (AvicRegisterPolicy.classifyWrite(offset, width, levelEoi)) {
+            case TPR_WRITE -> {
                 mem.write32(page + APIC_TPR, value & 0xFF);
                 mem.write32(page + APIC_PPR, ppr(page));
                 core.updateVTprFromAvic((value >>> 4) & 0xF);
                 evaluatePending();
                 core.completeAccelerated(accessCycles);
             }
-            case APIC_EOI -> eoi(op, page, value);
-            case APIC_ICR -> {
+            case EOI_EDGE -> {
+                if (eoiVector >= 0) {
+                    mem.getAndAnd32(page + APIC_ISR + (eoiVector >>> 5) * 0x10L, ~(1 << (eoiVector & 31)));
+                    mem.write32(page + APIC_PPR, ppr(page));
+                }
+                evaluatePending();
+                core.completeAccelerated(accessCycles);
+            }
+            case IPI -> {
                 mem.write32(page + APIC_ICR, value & ~(1 << 12)); // delivery status reads back idle
                 sendIpi(op, page, value, mem.read32(page + APIC_ICR2));
             }
-            case APIC_ICR2 -> {
+            case ICR2_WRITE -> {
                 mem.write32(page + APIC_ICR2, value);
                 core.completeAccelerated(accessCycles);
             }
-            default -> {
-                if (isTrapRegister(offset)) {
-                    mem.write32(page + offset, value);
-                    trap(offset, 0);
-                } else {
-                    fault(op, offset, true);
-                }
+            case TRAP -> {
+                // Level-triggered EOI: the hypervisor must forward the EOI (to the IOAPIC); the write lands, then traps.
+                mem.write32(page + offset, value);
+                trap(offset, offset == APIC_EOI ? eoiVector : 0);
             }
+            case FAULT, BACKING_PAGE_READ -> fault(op, offset, true);
         }
-    }
-
-    private void eoi(Operation op, long page, int value) {
-        int vector = highestVector(page + APIC_ISR);
-        if (vector >= 0 && (mem.read32(page + APIC_TMR + (vector >>> 5) * 0x10L) & (1 << (vector & 31))) != 0) {
-            // Level-triggered: the hypervisor must forward the EOI (to the IOAPIC); the write lands, then traps.
-            mem.write32(page + APIC_EOI, value);
-            trap(APIC_EOI, vector);
-            return;
-        }
-        if (vector >= 0) {
-            mem.getAndAnd32(page + APIC_ISR + (vector >>> 5) * 0x10L, ~(1 << (vector & 31)));
-            mem.write32(page + APIC_PPR, ppr(page));
-        }
-        evaluatePending();
-        core.completeAccelerated(accessCycles);
     }
 
     /** Registers whose writes trap (KVM avic.c is_avic_unaccelerated_access_trap). */
     static boolean isTrapRegister(int offset) {
-        return switch (offset) {
-            case ApicRegs.ID, ApicRegs.EOI, ApicRegs.RRR, ApicRegs.LDR, ApicRegs.DFR, ApicRegs.SPIV, ApicRegs.ESR,
-                 ApicRegs.ICR, ApicRegs.LVTT, ApicRegs.LVTTHMR, ApicRegs.LVTPC, ApicRegs.LVT0, ApicRegs.LVT1,
-                 ApicRegs.LVTERR, ApicRegs.TMICT, ApicRegs.TDCR -> true;
-            default -> false;
-        };
+        return AvicRegisterPolicy.isTrapRegister(offset);
     }
 
     /** xAPIC registers that exist and can be read (ISR/TMR/IRR are 8 registers each). */
     static boolean isReadable(int offset) {
-        if (offset >= APIC_ISR && offset < APIC_IRR + 0x80) {
-            return true;
-        }
-        return switch (offset) {
-            case ApicRegs.ID, ApicRegs.LVR, ApicRegs.TPR, ApicRegs.APR, ApicRegs.PPR, ApicRegs.RRR, ApicRegs.LDR,
-                 ApicRegs.DFR, ApicRegs.SPIV, ApicRegs.ESR, ApicRegs.ICR, ApicRegs.ICR2, ApicRegs.LVTT,
-                 ApicRegs.LVTTHMR, ApicRegs.LVTPC, ApicRegs.LVT0, ApicRegs.LVT1, ApicRegs.LVTERR, ApicRegs.TMICT,
-                 ApicRegs.TDCR -> true;
-            default -> false;
-        };
+        return AvicRegisterPolicy.isReadable(offset);
     }
 
     /** The write already landed in the backing page; the instruction retired; exit for its side effects. */
@@ -222,9 +197,7 @@ final class AvicUnit {
 
     // ---- IPIs -----------------------------------------------------------------------------------------
 
-    private static final int DM_FIXED = ApicRegs.DM_FIXED;
     private static final int ICR_LOGICAL = ApicRegs.ICR_DEST_LOGICAL;
-    private static final int ICR_LEVEL_TRIGGER = ApicRegs.ICR_LEVEL_TRIGGER;
 
     /**
      * An ICR low write (APM vol. 2 §15.29.4.3): only fixed, edge-triggered IPIs are accelerated. Each
@@ -233,9 +206,8 @@ final class AvicUnit {
      * TARGET_NOT_RUNNING naming it; an invalid target or backing page stops the IPI with that cause.
      */
     private void sendIpi(Operation op, long page, int icrLow, int icrHigh) {
-        int deliveryMode = (icrLow >>> 8) & 7;
         int vector = icrLow & 0xFF;
-        if (deliveryMode != DM_FIXED || (icrLow & ICR_LEVEL_TRIGGER) != 0) {
+        if (!AvicRegisterPolicy.isAcceleratedIpiType(icrLow)) {
             incomplete(icrLow, icrHigh, IPI_FAILURE_INVALID_INT_TYPE, 0);
             return;
         }

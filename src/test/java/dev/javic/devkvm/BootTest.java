@@ -64,10 +64,57 @@ class BootTest {
         Files.delete(notElf);
     }
 
+    /** The report line for {@code access} (e.g. "write ICR (0x300)") in the avic-on text report. */
+    private static String row(String out, String access) {
+        return out.lines().filter(l -> l.strip().replaceAll("\\s+", " ").startsWith(access)).findFirst()
+                .orElseThrow(() -> new AssertionError("no report row '" + access + "' in:\n" + out));
+    }
+
     @Test
-    void avicOnSaysItIsNotThereYet() throws Exception {
-        Run r = boot(GuestImages.image("self-ipi").toString(), "--system", "avic-on");
+    void avicOnRunsWithTheSameVerdictAndReportsWhatAvicWouldHaveDone() throws Exception {
+        Path image = GuestImages.image("self-ipi");
+        GuestImages.assumeKvm();
+        Run off = boot(image.toString(), "--system", "avic-off", "--timeout", "20");
+        Run on = boot(image.toString(), "--system", "avic-on", "--timeout", "20");
+        assertThat(on.status()).as("stderr: %s", on.err()).isEqualTo(off.status()).isEqualTo(1);
+        assertThat(on.out()).contains("hello from self-ipi").contains("PASS").contains("vCPU 0");
+        assertThat(off.out()).doesNotContain("AVIC accounting");
+        // self-ipi.S: two self IPIs, two EOIs (edge), one SPIV write; each is an MMIO exit on avic-off.
+        assertThat(row(on.out(), "write ICR (0x300)")).contains("accelerated: self IPI").contains("2 exits (MMIO)");
+        assertThat(row(on.out(), "write EOI (0x0b0)")).contains("accelerated: EOI (edge)").contains("2 exits (MMIO)");
+        assertThat(row(on.out(), "write SPIV (0x0f0)")).contains("AVIC_UNACCELERATED_ACCESS trap")
+                .contains("1 exit (MMIO)");
+        assertThat(row(on.out(), "write TPR (0x080)")).contains("accelerated: TPR write");
+        assertThat(row(on.out(), "read IRR+0x20 (0x220)")).contains("accelerated: backing-page read");
+        assertThat(row(on.out(), "interrupts delivered")).contains("2 injected");
+        assertThat(row(on.out(), "AVIC_UNACCELERATED_ACCESS trap")).endsWith(" 1");
+        assertThat(row(on.out(), "APIC access (MMIO)")).contains(" 15 ");
+    }
+
+    @Test
+    void avicOnJsonReport() throws Exception {
+        Path image = GuestImages.image("self-ipi");
+        GuestImages.assumeKvm();
+        Run r = boot(image.toString(), "--system", "avic-on", "--json", "--timeout", "20");
+        assertThat(r.status()).as("stderr: %s", r.err()).isEqualTo(1);
+        String last = r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        com.fasterxml.jackson.databind.JsonNode vcpu = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(last).get("vcpus").get(0);
+        java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> byRegister = new java.util.HashMap<>();
+        vcpu.get("accesses").forEach(a -> byRegister.put(a.get("access").asText() + " " + a.get("register").asText(), a));
+        assertThat(byRegister.get("write ICR (0x300)").get("accelerated").asBoolean()).isTrue();
+        assertThat(byRegister.get("write ICR (0x300)").get("avicOffExits").asInt()).isEqualTo(2);
+        assertThat(byRegister.get("write EOI (0x0b0)").get("accelerated").asBoolean()).isTrue();
+        assertThat(byRegister.get("write SPIV (0x0f0)").get("avicOnExit").asText()).isEqualTo("AVIC_UNACCELERATED_ACCESS trap");
+        assertThat(byRegister.get("write SPIV (0x0f0)").get("avicOffExits").asInt()).isEqualTo(1);
+        assertThat(vcpu.get("avicOn").get("unacceleratedTrap").asInt()).isEqualTo(1);
+        assertThat(vcpu.get("avicOff").get("total").asInt()).isGreaterThan(vcpu.get("avicOn").get("total").asInt());
+    }
+
+    @Test
+    void jsonWithoutAvicOnIsRefused() throws Exception {
+        Run r = boot(GuestImages.image("self-ipi").toString(), "--json");
         assertThat(r.status()).isEqualTo(2);
-        assertThat(r.err()).contains("not implemented yet");
+        assertThat(r.err()).contains("--json");
     }
 }

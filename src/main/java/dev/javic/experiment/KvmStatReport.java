@@ -25,17 +25,34 @@ public final class KvmStatReport {
     private final String scenario;
     private final List<SystemStats> systems;
     private final int vcpu;
+    /** For a workload report: its command line (the JSON's "workload" and "description"); null for a scenario. */
+    private final String workloadDescription;
 
     /**
      * @param vcpu the vCPU to report, or -1 for all
      */
     public KvmStatReport(String scenario, List<SystemStats> systems, int vcpu) {
+        this(scenario, null, systems, vcpu);
+    }
+
+    private KvmStatReport(String scenario, String workloadDescription, List<SystemStats> systems, int vcpu) {
         if (systems.isEmpty()) {
             throw new IllegalArgumentException("no systems to report");
         }
         this.scenario = scenario;
+        this.workloadDescription = workloadDescription;
         this.systems = List.copyOf(systems);
         this.vcpu = vcpu;
+    }
+
+    /**
+     * The report of a workload ({@code stat hackbench|netperf}): the same tables, titled by the workload's name;
+     * the JSON names it under "workload" (with {@code description}) instead of "scenario".
+     *
+     * @param vcpu the vCPU to report, or -1 for all
+     */
+    public static KvmStatReport ofWorkload(String workload, String description, List<SystemStats> systems, int vcpu) {
+        return new KvmStatReport(workload, description, systems, vcpu);
     }
 
     // ---- text ----------------------------------------------------------------------------------------------
@@ -201,16 +218,21 @@ public final class KvmStatReport {
     /** The report as a JSON-ready tree (ordered maps and lists); times in simulated microseconds. */
     public Map<String, Object> json() {
         Map<String, Object> doc = new LinkedHashMap<>();
-        doc.put("scenario", scenario);
+        if (workloadDescription == null) {
+            doc.put("scenario", scenario);
+        } else {
+            doc.put("workload", scenario);
+            doc.put("description", workloadDescription);
+        }
         doc.put("vcpu", vcpu < 0 ? "all" : vcpu);
         doc.put("time_unit", "us (simulated)");
         List<Object> list = new ArrayList<>();
         for (SystemStats s : systems) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("system", s.system().label());
-            m.put("seed", s.result().seed());
-            m.put("costs", s.result().costModel());
-            m.put("simulated_us", s.result().simulatedNs() / 1000.0);
+            m.put("seed", s.seed());
+            m.put("costs", s.costModel());
+            m.put("simulated_us", s.simulatedNs() / 1000.0);
             m.put("exits", exitsJson(s.exits().table(vcpu)));
             Map<String, Object> delivery = new LinkedHashMap<>();
             long[] counts = s.exits().delivery(vcpu);

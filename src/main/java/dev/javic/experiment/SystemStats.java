@@ -7,13 +7,18 @@ import dev.javic.trace.TeeSink;
 import dev.javic.trace.TraceSink;
 
 /**
- * One scenario run on one system with the statistics sinks attached: what {@code stat} reports, and what
- * {@code bench} can collect for the run it traces.
+ * One run on one system with the statistics sinks attached: what {@code stat} reports (a scenario file or a
+ * workload), and what {@code bench} can collect for the run it traces.
  *
- * @param exits   exits by reason and how interrupts were delivered ({@code perf kvm stat} style)
- * @param latency interrupt latency distributions, send to handler entry
+ * @param seed        the run's root seed
+ * @param costModel   the name of its cost model
+ * @param simulatedNs simulated time the run took
+ * @param result      the scenario's result, or null for a workload run ({@code stat hackbench|netperf})
+ * @param exits       exits by reason and how interrupts were delivered ({@code perf kvm stat} style)
+ * @param latency     interrupt latency distributions, send to handler entry
  */
-public record SystemStats(SystemKind system, ScenarioResult result, ExitStatsSink exits, IrqLatencySink latency) {
+public record SystemStats(SystemKind system, long seed, String costModel, long simulatedNs, ScenarioResult result,
+                          ExitStatsSink exits, IrqLatencySink latency) {
 
     /**
      * Runs {@code runner} (already set to {@code system}, seed and {@code costs}) with the statistics sinks and
@@ -25,6 +30,27 @@ public record SystemStats(SystemKind system, ScenarioResult result, ExitStatsSin
         ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), vm.hostCpus(), vm.vcpus());
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), vm.vcpus());
         runner.trace(TeeSink.of(exits, latency, extra));
-        return new SystemStats(system, runner.run(), exits, latency);
+        ScenarioResult r = runner.run();
+        return new SystemStats(system, r.seed(), r.costModel(), r.simulatedNs(), r, exits, latency);
+    }
+
+    /** One hackbench run ({@link HackbenchRunner}) with the statistics sinks and {@code extra} (may be null). */
+    public static SystemStats hackbench(HackbenchRunner.Spec spec, TraceSink extra) {
+        CostModel costs = spec.costs();
+        ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), HackbenchRunner.HOST_CPUS, spec.vcpus());
+        IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), spec.vcpus());
+        HackbenchRunner.Outcome o = HackbenchRunner.run(spec, TeeSink.of(exits, latency, extra));
+        return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
+                exits, latency);
+    }
+
+    /** One netperf TCP_RR run ({@link NetperfRunner}, a 1-vCPU guest) with the statistics sinks and {@code extra}. */
+    public static SystemStats netperf(NetperfRunner.Spec spec, TraceSink extra) {
+        CostModel costs = spec.costs();
+        ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), NetperfRunner.HOST_CPUS, 1);
+        IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), 1);
+        NetperfRunner.Outcome o = NetperfRunner.run(spec, TeeSink.of(exits, latency, extra));
+        return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
+                exits, latency);
     }
 }

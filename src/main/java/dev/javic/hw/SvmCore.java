@@ -312,13 +312,19 @@ public final class SvmCore {
             return;
         }
         if (working) {
-            // The WORK op ran to its end: it retires here.
-            working = false;
-            guest.op.workStopped(sim.now());
-            guest.workRemaining = 0;
-            guest.opInFlight = false;
-            guest.rip += OpKind.WORK.length();
-            endInterruptShadow();
+            if (sim.now() < workEnd) {
+                // Stopped after the first instruction of the stretch (an STI shadow just ended with a
+                // virtual interrupt pending): the rest stays in flight and resumes after the interrupt.
+                interruptGuestExecution();
+            } else {
+                // The WORK op ran to its end: it retires here.
+                working = false;
+                guest.op.workStopped(sim.now());
+                guest.workRemaining = 0;
+                guest.opInFlight = false;
+                guest.rip += OpKind.WORK.length();
+                endInterruptShadow();
+            }
         }
         if (pendingNmi && vmcb.isInterceptSet(INTERCEPT_MISC1, INTERCEPT_NMI)) {
             vmexit(SvmExit.NMI, 0, 0);
@@ -419,12 +425,24 @@ public final class SvmCore {
     }
 
     private void startWork() {
-        // WORK is a stretch of instructions: an STI shadow ends with the first of them.
+        // WORK is a stretch of instructions: an STI shadow ends with the first of them, and a virtual
+        // interrupt the shadow held back is recognised right after that instruction, not at the end.
+        boolean shadowEnds = vmcb.inInterruptShadow();
         endInterruptShadow();
         working = true;
         guest.op.workStarted(sim.now());
         workEnd = sim.now() + guest.workRemaining;
-        sim.schedule(boundary, workEnd);
+        if (shadowEnds && virtualInterruptPending() && vmcb.interruptsEnabled()) {
+            sim.schedule(boundary, Math.min(workEnd, sim.now() + instructionCycles));
+        } else {
+            sim.schedule(boundary, workEnd);
+        }
+    }
+
+    /** A V_IRQ the priority rules let through, or a pending vAPIC interrupt under AVIC. */
+    private boolean virtualInterruptPending() {
+        int intCtl = vmcb.intCtl();
+        return (intCtl & V_IRQ_MASK) != 0 && vIrqPriorityAllows(intCtl) || avic.hasPending();
     }
 
     /** Retires the in-flight operation at the current RIP and schedules the next boundary. */

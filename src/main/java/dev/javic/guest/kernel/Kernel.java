@@ -133,6 +133,7 @@ public final class Kernel {
         t.state = Task.State.RUNNABLE;
         RunQueue rq = rqs[cpu];
         t.vruntime = rq.minVruntime;
+        enqueueEntityLoadAvg(rq, t, 0); // wake_up_new_task -> enqueue: a new task is attached here
         enqueueEntity(rq, t);
         return t.id;
     }
@@ -156,6 +157,13 @@ public final class Kernel {
         t.retry = true;
         t.sleepingOnPipe = p.id;
         p.addWaiter(t.id);
+        // PELT: forked onto this CPU (attach_entity_load_avg at time 0) and asleep since: its blocked load stays
+        // in the cfs_rq's avg, its runnable contribution was removed when it slept.
+        RunQueue rq = rqs[cpu];
+        t.peltDetached = false;
+        t.avg.lastUpdateTime = rq.avg.lastUpdateTime;
+        rq.avg.loadAvg += t.avg.loadAvg;
+        rq.avg.loadSum += t.avg.loadSum;
         return t.id;
     }
 
@@ -396,6 +404,7 @@ public final class Kernel {
             t.vruntimeRelative = false;
         }
         updateCurr(rq, now);
+        enqueueEntityLoadAvg(rq, t, now);
         long floor = rq.minVruntime - latency / 2; // place_entity, GENTLE_FAIR_SLEEPERS
         t.vruntime = Math.max(t.vruntime, floor);
         t.state = Task.State.RUNNABLE;
@@ -488,6 +497,14 @@ public final class Kernel {
         int prevId = rq.curr;
         if (prevId >= 0) {
             Task prev = tasks[prevId];
+            if (prev.state != Task.State.RUNNING) {
+                // deactivate_task -> dequeue_entity: update_curr, then dequeue_entity_load_avg while prev is still
+                // cfs_rq->curr and counted in cfs_rq->load.
+                dequeueEntityLoadAvg(rq, prev, now);
+                if (prev.state == Task.State.DEAD) {
+                    removeEntityLoadAvg(rq, prev); // task_dead_fair
+                }
+            }
             rq.curr = -1;
             if (prev.state == Task.State.RUNNING) {
                 prev.state = Task.State.RUNNABLE;
@@ -504,6 +521,14 @@ public final class Kernel {
         }
         if (next >= 0) {
             Task n = tasks[next];
+            if (next != prevId) {
+                // pick_next_task_fair: put_prev_entity (update_load_avg(prev, 0) if prev is still on the queue),
+                // set_next_entity (update_load_avg(se, 1)); nothing when prev is picked again.
+                if (prevId >= 0 && tasks[prevId].state == Task.State.RUNNABLE) {
+                    updateLoadAvg(rq, tasks[prevId], now);
+                }
+                updateLoadAvg(rq, n, now);
+            }
             rq.remove(n);
             rq.curr = next;
             n.state = Task.State.RUNNING;
@@ -560,7 +585,7 @@ public final class Kernel {
         int prev = p.cpu;
         boolean wide = waker != null && wakeWide(waker, p);
         int target = prev;
-        if (!wide && cpu != prev && wakeAffine(cpu, prev)) {
+        if (!wide && cpu != prev && wakeAffine(cpu, prev, waker, p)) {
             target = cpu;
             stats.affineWakeups++;
         }
@@ -595,18 +620,106 @@ public final class Kernel {
         return !(slave < factor || master < slave * factor);
     }
 
-    /** wake_affine for a sync wake-up, with run queue loads taken as runnable tasks x NICE_0_LOAD. */
-    private boolean wakeAffine(int thisCpu, int prevCpu) {
-        long thisLoad = rqs[thisCpu].nrRunning() * NICE_0_LOAD - NICE_0_LOAD; // minus the waker (sync)
-        long load = rqs[prevCpu].nrRunning() * NICE_0_LOAD;
-        long weight = NICE_0_LOAD;
+    /**
+     * wake_affine (4.5 kernel/sched/fair.c) for a sync wake-up, on PELT loads. sd->wake_idx is 0 for every
+     * domain (sd_init), so source_load(prev_cpu, 0) and target_load(this_cpu, 0) are weighted_cpuload(), the
+     * cfs_rq's runnable_load_avg as last updated (not decayed to now). The tasks are in the root task group, so
+     * effective_load(tg, cpu, wl, wg) is wl ("the trivial, non-cgroup case"): the sync wake-up subtracts the
+     * waker's se.avg.load_avg from this CPU's load and adds nothing to prev's; the wakee weighs its
+     * se.avg.load_avg as of its last update (it was not decayed over its sleep). capacity_of() is the same on
+     * every vCPU and cancels out.
+     */
+    private boolean wakeAffine(int thisCpu, int prevCpu, Task waker, Task p) {
+        long load = rqs[prevCpu].runnableLoadAvg;     // source_load(prev_cpu, idx)
+        long thisLoad = rqs[thisCpu].runnableLoadAvg; // target_load(this_cpu, idx)
+        if (waker != null) {                          // sync: this_load += effective_load(tg, this_cpu, -weight, -weight)
+            thisLoad -= waker.avg.loadAvg;
+        }
+        long weight = p.avg.loadAvg;
         long thisEff = 100;
         long prevEff = 100 + (IMBALANCE_PCT - 100) / 2;
         if (thisLoad > 0) {
-            thisEff *= thisLoad + weight;
-            prevEff *= load;
+            thisEff *= thisLoad + weight;             // + effective_load(tg, this_cpu, weight, weight)
+            prevEff *= load;                          // + effective_load(tg, prev_cpu, 0, weight) = 0
         }
-        return thisEff <= prevEff;
+        return thisEff <= prevEff;                    // balanced
+    }
+
+    // ---- PELT (per-entity load tracking, 4.5; see Pelt) ---------------------------------------------------------
+
+    /**
+     * cfs_rq_clock_task in ns: the simulated wall time (kvmclock keeps running across exits and only steal time
+     * is subtracted, none here; see the Clock bullet of docs/guest-kernel.md).
+     */
+    long clockNs(long cycles) {
+        long hz = costs.tscHz();
+        return cycles / hz * 1_000_000_000L + cycles % hz * 1_000_000_000L / hz;
+    }
+
+    /** update_cfs_rq_load_avg(now, cfs_rq): apply removed_load_avg, then __update_load_avg with cfs_rq->load. */
+    private boolean updateCfsRqLoadAvg(RunQueue rq, long ns) {
+        boolean removed = false;
+        if (rq.removedLoadAvg != 0) {
+            long r = rq.removedLoadAvg;
+            rq.removedLoadAvg = 0;
+            rq.avg.loadAvg = Math.max(rq.avg.loadAvg - r, 0);
+            rq.avg.loadSum = Math.max(rq.avg.loadSum - r * Pelt.LOAD_AVG_MAX, 0);
+            removed = true;
+        }
+        boolean decayed = Pelt.update(ns, rq.avg, rq.nrRunning() * NICE_0_LOAD, rq);
+        return decayed || removed;
+    }
+
+    /** update_blocked_averages(cpu) without task groups: the root cfs_rq's update_cfs_rq_load_avg. */
+    private void updateBlockedAverages(RunQueue rq, long now) {
+        updateCfsRqLoadAvg(rq, clockNs(now));
+    }
+
+    /** update_load_avg(se, update_tg) for a task on {@code rq}'s queue or running there (se->on_rq = 1). */
+    void updateLoadAvg(RunQueue rq, Task t, long now) {
+        long ns = clockNs(now);
+        Pelt.update(ns, t.avg, NICE_0_LOAD, null);
+        updateCfsRqLoadAvg(rq, ns);
+    }
+
+    /**
+     * enqueue_entity_load_avg: called after update_curr and before account_entity_enqueue (the task is not yet in
+     * cfs_rq->load) with se->on_rq = 0, so a sleeper's average decays over its sleep with weight 0; a migrated
+     * (or new) task is not decayed but attached as it is (attach_entity_load_avg).
+     */
+    private void enqueueEntityLoadAvg(RunQueue rq, Task t, long now) {
+        long ns = clockNs(now);
+        boolean migrated = t.peltDetached;
+        if (!migrated) {
+            Pelt.update(ns, t.avg, 0, null);
+        }
+        updateCfsRqLoadAvg(rq, ns);
+        rq.runnableLoadAvg += t.avg.loadAvg;
+        rq.runnableLoadSum += t.avg.loadSum;
+        if (migrated) { // attach_entity_load_avg
+            t.avg.lastUpdateTime = rq.avg.lastUpdateTime;
+            rq.avg.loadAvg += t.avg.loadAvg;
+            rq.avg.loadSum += t.avg.loadSum;
+            t.peltDetached = false;
+        }
+    }
+
+    /** dequeue_entity_load_avg: update_load_avg(se, 1) while still counted, then out of the runnable load. */
+    private void dequeueEntityLoadAvg(RunQueue rq, Task t, long now) {
+        updateLoadAvg(rq, t, now);
+        rq.runnableLoadAvg = Math.max(rq.runnableLoadAvg - t.avg.loadAvg, 0);
+        rq.runnableLoadSum = Math.max(rq.runnableLoadSum - t.avg.loadSum, 0);
+    }
+
+    /**
+     * remove_entity_load_avg (from migrate_task_rq_fair via set_task_cpu, and task_dead_fair): sync the task to
+     * its old cfs_rq's last update with weight 0, queue its load for removal there, mark it detached
+     * (last_update_time = 0).
+     */
+    void removeEntityLoadAvg(RunQueue from, Task t) {
+        Pelt.update(from.avg.lastUpdateTime, t.avg, 0, null);
+        from.removedLoadAvg += t.avg.loadAvg;
+        t.peltDetached = true;
     }
 
     // ---- load balancing ---------------------------------------------------------------------------------------
@@ -623,6 +736,7 @@ public final class Kernel {
         if (!overload) {
             return 0;
         }
+        updateBlockedAverages(rq, now); // idle_balance: update_blocked_averages(this_cpu)
         int moved = loadBalance(rq, now);
         stats.newIdleBalances++;
         return costs.loadBalance() + moved * costs.migrateTask();
@@ -639,6 +753,7 @@ public final class Kernel {
             return 0;
         }
         rq.lastBalance = now;
+        updateBlockedAverages(rq, now); // rebalance_domains: update_blocked_averages(cpu)
         int moved = loadBalance(rq, now);
         stats.periodicBalances++;
         if (moved > 0) {
@@ -689,11 +804,16 @@ public final class Kernel {
                 continue;
             }
             allHot = false;
+            // detach_task: deactivate_task (dequeue_entity_load_avg), set_task_cpu (remove_entity_load_avg);
+            // attach_task: activate_task (enqueue_entity_load_avg of a migrated task).
+            dequeueEntityLoadAvg(busiest, p, now);
             busiest.remove(p);
+            removeEntityLoadAvg(busiest, p);
             clearBuddies(busiest, p.id);
             p.vruntime -= busiest.minVruntime;
             p.vruntime += rq.minVruntime;
             updateCurr(rq, now);
+            enqueueEntityLoadAvg(rq, p, now);
             enqueueEntity(rq, p);
             checkPreemptWakeup(rq, p, now);
             moved++;

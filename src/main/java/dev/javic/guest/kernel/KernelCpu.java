@@ -293,6 +293,9 @@ public final class KernelCpu implements GuestProgram {
     private void tick(long now) {
         // scheduler_tick: update_curr and check_preempt_tick; trigger_load_balance -> rebalance_domains.
         k.updateCurr(rq, now);
+        if (rq.curr >= 0) {
+            k.updateLoadAvg(rq, k.tasks[rq.curr], now); // entity_tick: update_load_avg(curr, 1)
+        }
         k.checkPreemptTick(rq, now);
         long work = k.periodicBalance(rq, now, rq.curr < 0);
         emitWork(IRQ, work);
@@ -604,6 +607,9 @@ public final class KernelCpu implements GuestProgram {
         p.vruntime -= prq.minVruntime; // task_waking_fair
         p.vruntimeRelative = true;
         int target = k.selectTaskRq(id, waker, p, now);
+        if (target != p.cpu) {
+            k.removeEntityLoadAvg(prq, p); // set_task_cpu -> migrate_task_rq_fair
+        }
         p.cpu = target;
         if (target == id) {
             k.activate(rq, p, now);

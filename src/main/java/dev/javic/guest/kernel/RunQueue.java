@@ -25,6 +25,16 @@ final class RunQueue {
     int[] wakeList;
     int wakeListCount;
 
+    /**
+     * PELT of the cfs_rq (4.5 struct cfs_rq): avg (blocked load included), runnable_load_sum / runnable_load_avg
+     * (queued and running tasks only: what weighted_cpuload() reads), removed_load_avg (load of tasks migrated
+     * away, taken out of avg at its next update).
+     */
+    final Pelt.Avg avg = new Pelt.Avg();
+    long runnableLoadSum;
+    long runnableLoadAvg;
+    long removedLoadAvg;
+
     // Load balancing (one top-level domain spanning every CPU).
     long balanceIntervalMs;
     long lastBalance;

@@ -35,6 +35,17 @@ final class Task {
     int wakeeFlips;
     long wakeeFlipDecayTs;
 
+    /**
+     * se->avg (PELT, see {@link Pelt}). init_entity_runnable_average (4.5): a new task starts with the load of a
+     * task always runnable (load_avg = 1024, load_sum = 1024 x LOAD_AVG_MAX, period_contrib = 1023).
+     */
+    final Pelt.Avg avg = new Pelt.Avg();
+    /**
+     * se->avg.last_update_time == 0 in 4.5: not attached to a cfs_rq (new, or migrated by
+     * migrate_task_rq_fair); the next enqueue attaches it without decaying it first.
+     */
+    boolean peltDetached = true;
+
     int parent = -1;
     int waitingForChild = -1;
     int sleepingOnPipe = -1;
@@ -63,6 +74,9 @@ final class Task {
         this.name = name;
         this.program = program;
         this.userCycles = program.userCyclesPerSyscall();
+        this.avg.loadAvg = Kernel.NICE_0_LOAD;
+        this.avg.loadSum = Kernel.NICE_0_LOAD * Pelt.LOAD_AVG_MAX;
+        this.avg.periodContrib = 1023;
         this.ahead = new long[Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1];
     }
 

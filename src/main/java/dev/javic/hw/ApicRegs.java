@@ -52,7 +52,7 @@ public final class ApicRegs {
     public static final int TDCR = 0x3E0;
     /** x2APIC only; reserved in xAPIC mode (named because KVM's trace table names it). */
     public static final int SELF_IPI = 0x3F0;
-    /** AMD extended APIC feature / control registers; not implemented here (named for the trace table). */
+    /** AMD extended APIC feature / control registers; not modelled (named for the trace table). */
     public static final int EFEAT = 0x400;
     public static final int ECTRL = 0x410;
 

@@ -3,7 +3,7 @@ package dev.javic.hw;
 /**
  * The part of a vCPU's architectural state that is not in the VMCB: the general-purpose registers
  * other than RAX (which VMRUN does not save; KVM keeps them in {@code vcpu->arch.regs} and the VMRUN
- * stub loads and saves them, {@code __svm_vcpu_run(vmcb_pa, regs)}), and the guest's instruction
+ * entry code loads and saves them, {@code __svm_vcpu_run(vmcb_pa, regs)}), and the guest's instruction
  * stream: its program, the operation in flight, and the interrupt frames on its stack.
  *
  * <p>The hypervisor owns one per vCPU and passes it to {@link SvmCore#vmrun}; it reads and writes
@@ -18,8 +18,8 @@ public final class GuestState {
 
     /** Where the modelled kernel text starts, so RIPs in traces look like a 64-bit kernel's. */
     static final long TEXT_BASE = 0xFFFFFFFF81000000L;
-    /** Interrupt handler entry points: one 16-byte stub per vector, as Linux's irq_entries_start. */
-    static final long IDT_STUBS = 0xFFFFFFFF81A00000L;
+    /** Interrupt handler entry points: one 16-byte entry per vector, as Linux's irq_entries_start. */
+    static final long IDT_ENTRIES = 0xFFFFFFFF81A00000L;
     private static final int MAX_FRAMES = 64;
 
     private final long[] gprs = new long[GPR_COUNT];

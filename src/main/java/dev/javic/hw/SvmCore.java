@@ -413,7 +413,7 @@ public final class SvmCore {
             guest.nmiBlocked = true;
         }
         vmcb.setRflags(rflags & ~RFLAGS_IF);
-        guest.rip = GuestState.IDT_STUBS + 16L * vector;
+        guest.rip = GuestState.IDT_ENTRIES + 16L * vector;
         tracer.guestInterrupt(id, traceVcpuId, vector);
         guest.program.interrupt(vector, sim.now());
         sim.scheduleAfter(boundary, deliveryCycles);

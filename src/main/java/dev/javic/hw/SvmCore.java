@@ -52,7 +52,13 @@ public final class SvmCore {
     private int pauseFilterCount;
 
     private final SimEvent entered = SimEvent.of("vmrun", now -> enterGuest());
-    private final SimEvent boundary = SimEvent.of("insn", now -> instructionBoundary());
+    /**
+     * Instruction boundaries fire after everything else that happens in their cycle (an interrupt arriving at
+     * cycle T is pending at a boundary at T: APM vol. 2 §8.5, pending interrupts are taken at instruction
+     * boundaries), and boundaries of several cores at one instant in core order, so neither depends on when
+     * the boundary was scheduled (one WORK or several to the same end).
+     */
+    private final SimEvent boundary;
     private final SimEvent exited = SimEvent.of("vmexit", now -> completeExit());
     /** True while the in-flight WORK op is running towards {@link #workEnd}. */
     private boolean working;
@@ -74,6 +80,7 @@ public final class SvmCore {
         this.deliveryCycles = costs.get(Cost.GUEST_INTERRUPT_DELIVERY);
         this.iretCycles = costs.get(Cost.GUEST_IRET);
         this.avic = new AvicUnit(this, machine);
+        this.boundary = SimEvent.of("insn", now -> instructionBoundary()).late(id);
     }
 
     public int id() {

@@ -7,7 +7,8 @@ import java.util.SplittableRandom;
  * The discrete-event engine. Simulated time is an integer count of host TSC cycles (see
  * {@link #now()}); nothing here reads the wall clock or starts a thread.
  *
- * <p>The queue is an indexed binary min-heap ordered by (time, order). {@code order} comes from a
+ * <p>The queue is an indexed binary min-heap ordered by (time, phase, order): at one instant, events
+ * marked {@link SimEvent#late} fire after all others. {@code order} comes from a
  * counter (FIFO), a falling counter (LIFO) or a seeded generator (SHUFFLE), so ties are always
  * broken the same way for the same seed. Scheduling, re-scheduling and cancelling are O(log n) and
  * allocate nothing once the heap has grown to its working size.
@@ -128,7 +129,7 @@ public final class Simulator {
     }
 
     private static boolean before(SimEvent a, SimEvent b) {
-        return a.when < b.when || (a.when == b.when && a.order < b.order);
+        return a.when < b.when || (a.when == b.when && (a.phase < b.phase || (a.phase == b.phase && a.order < b.order)));
     }
 
     private void siftUp(int i) {

@@ -44,6 +44,27 @@ class SimulatorTest {
     }
 
     @Test
+    void lateEventsFireAfterOrdinaryOnesOfTheirInstantInRankOrderWhateverTheTieBreak() {
+        for (TieBreak tie : TieBreak.values()) {
+            for (long seed = 0; seed < 8; seed++) {
+                Simulator sim = new Simulator(tie, seed);
+                List<String> fired = new ArrayList<>();
+                // scheduled late-first, so that insertion order alone would put them first
+                sim.schedule(SimEvent.of("late1", now -> fired.add("late1")).late(1), 10);
+                sim.schedule(SimEvent.of("late0", now -> fired.add("late0")).late(0), 10);
+                sim.schedule(SimEvent.of("x", now -> fired.add("x")), 10);
+                sim.schedule(SimEvent.of("y", now -> fired.add("y")), 10);
+                sim.schedule(SimEvent.of("early", now -> fired.add("early")).late(0), 5);
+                sim.run();
+                assertThat(fired).as("%s seed %d", tie, seed).hasSize(5);
+                assertThat(fired.get(0)).isEqualTo("early");
+                assertThat(fired.subList(1, 3)).containsExactlyInAnyOrder("x", "y");
+                assertThat(fired.subList(3, 5)).containsExactly("late0", "late1");
+            }
+        }
+    }
+
+    @Test
     void rescheduleMovesAndCancelRemoves() {
         Simulator sim = new Simulator();
         List<String> fired = new ArrayList<>();

@@ -26,8 +26,28 @@ class BatchingExactnessTest {
     @ParameterizedTest
     @CsvSource({"VANILLA,2,3", "AVIC_OFF,2,5", "AVIC_ON,2,11", "AVIC_OFF,4,13", "AVIC_ON,4,17", "VANILLA,3,19"})
     void batchedRunEqualsStepByStepRun(SystemKind system, int vcpus, long seed) {
-        HackbenchRunner.Outcome step = run(system, vcpus, 2, 8, 60, seed, false);
-        HackbenchRunner.Outcome batched = run(system, vcpus, 2, 8, 60, seed, true);
+        assertSame(system, vcpus, 2, 8, 60, seed);
+    }
+
+    /**
+     * Runs that diverged before instruction boundaries were ordered after everything else of their instant
+     * and, across cores, by core ({@code SimEvent.late}): a WORK issued whole or in pieces to the same end
+     * cycle has its end boundary scheduled at different times, so FIFO tie-breaking ordered it differently
+     * against (1) a host IPI arriving at that very cycle (taken before or after the next instruction, e.g. a
+     * CLI: the first two rows; 2 x 20 x 20 vanilla seed 2 is the smallest run found, 2 x 20 x 600 avic-off
+     * seed 1 the reported 1.0181 s batched vs 0.684 s step by step) and (2) guest kernel code on another vCPU
+     * at the same cycle (schedule() on one, try_to_wake_up reading its run queue on the other: the last two
+     * rows, which ordering boundaries after arrivals alone does not fix).
+     */
+    @ParameterizedTest
+    @CsvSource({"VANILLA,2,2,20,20,2", "AVIC_OFF,2,2,20,600,1", "AVIC_ON,3,1,20,200,4", "AVIC_OFF,3,1,20,200,3"})
+    void sameInstantEventsDoNotDependOnBatching(SystemKind system, int vcpus, int groups, int fds, int loops, long seed) {
+        assertSame(system, vcpus, groups, fds, loops, seed);
+    }
+
+    private static void assertSame(SystemKind system, int vcpus, int groups, int fds, int loops, long seed) {
+        HackbenchRunner.Outcome step = run(system, vcpus, groups, fds, loops, seed, false);
+        HackbenchRunner.Outcome batched = run(system, vcpus, groups, fds, loops, seed, true);
         assertThat(batched.seconds()).isEqualTo(step.seconds());
         assertThat(batched.simulatedSeconds()).isEqualTo(step.simulatedSeconds());
         assertThat(batched.exitsByReason()).isEqualTo(step.exitsByReason());

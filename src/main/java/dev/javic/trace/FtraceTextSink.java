@@ -90,7 +90,7 @@ public final class FtraceTextSink implements TraceSink {
     private final String[] taskComm;
     private final int[] taskPid;
     private final StringBuilder line = new StringBuilder(256);
-    private char[] chars = new char[256];
+    private final TraceWriter writer;
     private boolean closed;
 
     /**
@@ -106,6 +106,7 @@ public final class FtraceTextSink implements TraceSink {
             throw new IllegalArgumentException("cpuCount must be positive: " + cpuCount);
         }
         this.out = out instanceof BufferedWriter ? out : new BufferedWriter(out, 1 << 16);
+        this.writer = new TraceWriter(this.out);
         this.tscHz = tscHz;
         this.cpuCount = cpuCount;
         this.taskComm = new String[cpuCount];
@@ -490,25 +491,11 @@ public final class FtraceTextSink implements TraceSink {
 
     /** Ends the line and writes it without creating a String. */
     private void end() {
-        StringBuilder b = line.append('\n');
-        int length = b.length();
-        if (chars.length < length) {
-            chars = new char[Math.max(length, chars.length * 2)];
-        }
-        b.getChars(0, length, chars, 0);
-        try {
-            out.write(chars, 0, length);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        writer.write(line.append('\n'));
     }
 
     private void writeRaw(String text) {
-        try {
-            out.write(text);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        writer.write(text);
     }
 
     private void checkCpu(int cpu) {

@@ -84,7 +84,7 @@ public final class PerfettoJsonSink implements TraceSink {
     private final boolean[] cpuThreadSlice;
 
     private final StringBuilder line = new StringBuilder(256);
-    private char[] chars = new char[256];
+    private final TraceWriter writer;
     private boolean first = true;
     private boolean instantOpen;
     private long lastTime;
@@ -105,6 +105,7 @@ public final class PerfettoJsonSink implements TraceSink {
             throw new IllegalArgumentException("cpuCount and vcpus must be positive: " + cpuCount + ", " + vcpus);
         }
         this.out = out instanceof BufferedWriter ? out : new BufferedWriter(out, 1 << 16);
+        this.writer = new TraceWriter(this.out);
         this.tscHz = tscHz;
         this.cpuCount = cpuCount;
         this.vcpuCount = vcpus;
@@ -586,24 +587,11 @@ public final class PerfettoJsonSink implements TraceSink {
             instantOpen = false;
         }
         b.append('}');
-        int length = b.length();
-        if (chars.length < length) {
-            chars = new char[Math.max(length, chars.length * 2)];
-        }
-        b.getChars(0, length, chars, 0);
-        try {
-            out.write(chars, 0, length);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        writer.write(b);
     }
 
     private void writeRaw(String text) {
-        try {
-            out.write(text);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        writer.write(text);
     }
 
     /** Cycles as microseconds with three decimals (whole nanoseconds, rounded down). */

@@ -1,6 +1,7 @@
 package dev.javic.guest.kernel;
 
 import dev.javic.guest.GuestKernel;
+import dev.javic.guest.OpQueue;
 import dev.javic.hw.GuestProgram;
 import dev.javic.hw.OpKind;
 import dev.javic.hw.Operation;
@@ -50,11 +51,7 @@ public final class KernelCpu implements GuestProgram {
     final Plan plan;
     Operation op;
 
-    private final OpKind[][] qKind = new OpKind[2][16];
-    private final long[][] qAddr = new long[2][16];
-    private final long[][] qValue = new long[2][16];
-    private final int[] qHead = new int[2];
-    private final int[] qTail = new int[2];
+    private final OpQueue[] queue = {new OpQueue(), new OpQueue()};
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
     private boolean awaitingNewContext;
@@ -103,16 +100,13 @@ public final class KernelCpu implements GuestProgram {
         }
         for (int guard = 0; guard < 1_000_000; guard++) {
             int c = ctx;
-            if (qHead[c] != qTail[c]) {
-                int i = qHead[c]++ & 15;
-                op.set(qKind[c][i], qAddr[c][i], qValue[c][i]);
-                if (c == IRQ && qKind[c][i] == OpKind.IRET) {
+            if (!queue[c].isEmpty()) {
+                if (queue[c].takeInto(op) == OpKind.IRET && c == IRQ) {
                     ctx = TASK;
                 }
                 return;
             }
-            qHead[c] = 0;
-            qTail[c] = 0;
+            queue[c].clear();
             step(c, now);
         }
         throw new IllegalStateException("cpu " + id + ": the kernel issued no operation");
@@ -130,8 +124,7 @@ public final class KernelCpu implements GuestProgram {
             plan.freeze(now);
         }
         ctx = IRQ;
-        qHead[IRQ] = 0;
-        qTail[IRQ] = 0;
+        queue[IRQ].clear();
         switch (vector) {
             case LOCAL_TIMER_VECTOR -> {
                 k.stats.timerInterrupts++;
@@ -157,19 +150,11 @@ public final class KernelCpu implements GuestProgram {
     // ---- operation queues ---------------------------------------------------------------------------------
 
     private void emit(int c, OpKind kind, long address, long value) {
-        int i = qTail[c]++;
-        if (i - qHead[c] >= 16) {
-            throw new IllegalStateException("operation queue overflow");
-        }
-        qKind[c][i & 15] = kind;
-        qAddr[c][i & 15] = address;
-        qValue[c][i & 15] = value;
+        queue[c].add(kind, address, value);
     }
 
     private void emitWork(int c, long cycles) {
-        if (cycles > 0) {
-            emit(c, OpKind.WORK, 0, cycles);
-        }
+        queue[c].addWork(cycles);
     }
 
     private void apicWrite(int c, int offset, long value) {
@@ -547,8 +532,7 @@ public final class KernelCpu implements GuestProgram {
             return;
         }
         finalizePlan(plan.frozenProgress);
-        qHead[TASK] = 0;
-        qTail[TASK] = 0;
+        queue[TASK].clear();
         cont[TASK] = C_AFTER_PLAN;
     }
 

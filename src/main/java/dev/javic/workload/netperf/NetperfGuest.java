@@ -1,6 +1,7 @@
 package dev.javic.workload.netperf;
 
 import dev.javic.guest.GuestKernel;
+import dev.javic.guest.OpQueue;
 import dev.javic.guest.kernel.KernelCosts;
 import dev.javic.hw.GuestProgram;
 import dev.javic.hw.OpKind;
@@ -81,11 +82,7 @@ public final class NetperfGuest implements GuestProgram {
     private final long timerTick;
     private final long netIrq;
 
-    private final OpKind[][] qKind = new OpKind[2][16];
-    private final long[][] qAddr = new long[2][16];
-    private final long[][] qValue = new long[2][16];
-    private final int[] qHead = new int[2];
-    private final int[] qTail = new int[2];
+    private final OpQueue[] queue = {new OpQueue(), new OpQueue()};
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
 
@@ -145,16 +142,13 @@ public final class NetperfGuest implements GuestProgram {
     public void next(Operation op, long now) {
         for (int guard = 0; guard < 1000; guard++) {
             int c = ctx;
-            if (qHead[c] != qTail[c]) {
-                int i = qHead[c]++ & 15;
-                op.set(qKind[c][i], qAddr[c][i], qValue[c][i]);
-                if (c == IRQ && qKind[c][i] == OpKind.IRET) {
+            if (!queue[c].isEmpty()) {
+                if (queue[c].takeInto(op) == OpKind.IRET && c == IRQ) {
                     ctx = TASK;
                 }
                 return;
             }
-            qHead[c] = 0;
-            qTail[c] = 0;
+            queue[c].clear();
             step(c, now);
         }
         throw new IllegalStateException("netperf guest issued no operation");
@@ -167,8 +161,7 @@ public final class NetperfGuest implements GuestProgram {
         }
         interrupts++;
         ctx = IRQ;
-        qHead[IRQ] = 0;
-        qTail[IRQ] = 0;
+        queue[IRQ].clear();
         switch (vector) {
             case VIRTIO_NET_VECTOR -> {
                 // handle_edge_irq: the MSI is acked (apic_ack_edge -> EOI) before the flow handler runs.
@@ -194,19 +187,11 @@ public final class NetperfGuest implements GuestProgram {
     }
 
     private void emit(int c, OpKind kind, long address, long value) {
-        int i = qTail[c]++;
-        if (i - qHead[c] >= 16) {
-            throw new IllegalStateException("operation queue overflow");
-        }
-        qKind[c][i & 15] = kind;
-        qAddr[c][i & 15] = address;
-        qValue[c][i & 15] = value;
+        queue[c].add(kind, address, value);
     }
 
     private void emitWork(int c, long cycles) {
-        if (cycles > 0) {
-            emit(c, OpKind.WORK, 0, cycles);
-        }
+        queue[c].addWork(cycles);
     }
 
     private void apicWrite(int offset, long value) {

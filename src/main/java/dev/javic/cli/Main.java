@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** javic's command line: {@code javic run | stat | explain | ...}. */
 @Command(name = "javic", mixinStandardHelpOptions = true, version = "javic 0.1.0",
         description = "AMD AVIC in a KVM-style hypervisor on a simulated SVM machine.",
-        subcommands = {RunCommand.class, BenchCommand.class, ReproduceCommand.class, StatCommand.class, ExplainCommand.class, BootCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, BenchCommand.class, ReproduceCommand.class, CalibrateCommand.class, StatCommand.class, ExplainCommand.class, BootCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -3,6 +3,7 @@ package dev.javic.sim;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -72,6 +74,39 @@ public final class CostModel {
         m.values[cost.ordinal()] = value;
         m.sources.put(cost, source);
         return m;
+    }
+
+    /** A copy under another name (a calibrated preset). */
+    public CostModel withName(String newName) {
+        CostModel m = new CostModel(newName);
+        System.arraycopy(values, 0, m.values, 0, values.length);
+        m.sources.putAll(sources);
+        return m;
+    }
+
+    /** This model as a cost file that {@link #load} reads back: every entry, in {@link Cost} order, with its source. */
+    public String toYaml(String headerComment) {
+        Map<String, Object> costs = new LinkedHashMap<>();
+        for (Cost c : Cost.values()) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("value", values[c.ordinal()]);
+            entry.put("source", sources.getOrDefault(c, ""));
+            costs.put(c.key(), entry);
+        }
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("name", name);
+        root.put("costs", costs);
+        try {
+            String body = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
+                    .writeValueAsString(root);
+            StringBuilder out = new StringBuilder();
+            for (String line : headerComment.split("\n")) {
+                out.append("# ").append(line).append('\n');
+            }
+            return out.append(body).toString();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Loads a preset shipped with javic, e.g. {@code carrizo-2016}. */

@@ -59,4 +59,28 @@ class BenchCommandTest {
         assertOneLineError(CliTest.javic("bench", "hackbench", "--cost", bad.toString()), "negative");
         assertOneLineError(CliTest.javic("bench", "hackbench", "--cost", dir.resolve("none.yaml").toString()), "cannot read");
     }
+
+    @Test
+    void calibrateRejectsBadInputInOneLine() throws IOException {
+        assertOneLineError(CliTest.javic("calibrate", "--loops", "0"), "--loops must be positive");
+        assertOneLineError(CliTest.javic("calibrate", "--runs", "-1"), "--runs must be positive");
+        assertOneLineError(CliTest.javic("calibrate", "--jobs", "0"), "--jobs must be positive");
+        assertOneLineError(CliTest.javic("calibrate", "--cost", dir.resolve("none.yaml").toString()), "cannot read");
+        Files.writeString(dir.resolve("file"), "x");
+        assertOneLineError(CliTest.javic("calibrate", "--out", dir.resolve("file").resolve("c.yaml").toString()), "not a directory");
+    }
+
+    @Test
+    void calibrateWritesACostFileThatBenchReads() throws IOException {
+        Path cal = dir.resolve("cal").resolve("c.yaml");
+        CliTest.Outcome o = CliTest.javic("calibrate", "--loops", "2", "--runs", "1", "--out", cal.toString());
+        assertThat(o.code()).as(o.out() + o.err()).isZero();
+        assertThat(o.out()).contains("fit after").contains("syscall-path x").contains("wakeup-path x").contains("largest error")
+                .contains("wrote " + cal);
+        assertThat(Files.readString(cal)).contains("./javic calibrate").contains("name: \"carrizo-2016-calibrated\"");
+        CliTest.Outcome b = CliTest.javic("bench", "hackbench", "--groups", "1", "--loops", "5", "--runs", "1", "--systems",
+                "avic-on", "--cost", cal.toString(), "--out", dir.resolve("b").toString());
+        assertThat(b.code()).as(b.out() + b.err()).isZero();
+        assertThat(b.out()).contains("cost model carrizo-2016-calibrated");
+    }
 }

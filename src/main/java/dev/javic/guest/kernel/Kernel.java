@@ -48,8 +48,14 @@ public final class Kernel {
     final long wakeupGranularity;
     final long migrationCost;
     /** Cheapest possible write and read (the bounds on what another CPU can do in a given time). */
-    final long minWriteCycles;
-    final long minReadCycles;
+    long minWriteCycles;
+    long minReadCycles;
+    final FsCosts fsCosts;
+    /** The page cache's writeback and the virtio-blk disk, or null (no workload here does block I/O). */
+    BlockLayer block;
+    /** Tasks asleep in {@link Action#SLEEP} (their timers, run from the tick of the CPU that armed them). */
+    private int[] timers = new int[4];
+    private int timerCount;
 
     Task[] tasks = new Task[16];
     int taskCount;
@@ -85,6 +91,7 @@ public final class Kernel {
         }
         this.minWriteCycles = Math.max(1, costs.syscall() + costs.pipeWrite());
         this.minReadCycles = Math.max(1, costs.syscall() + costs.pipeRead());
+        this.fsCosts = FsCosts.from(costModel);
     }
 
     public void setListener(Listener l) {
@@ -116,6 +123,41 @@ public final class Kernel {
         }
         pipes[pipeCount] = new Pipe(pipeCount, messageBytes);
         return pipeCount++;
+    }
+
+    /**
+     * A pipe for long writes and reads (xz's 8 KiB writes, tar's 10 KiB reads), counted in 2 KiB units so that
+     * both are whole units and a page holds two: a write is {@link Action#write} then {@link Action#writeMore}
+     * per further unit, a read likewise. The bounds on how fast other CPUs move data now count a single unit's copy.
+     */
+    public int createStreamPipe() {
+        minWriteCycles = Math.max(1, Math.min(minWriteCycles, fsCosts.pipeCopyUnit()));
+        minReadCycles = Math.max(1, Math.min(minReadCycles, fsCosts.pipeCopyUnit()));
+        return createPipe(STREAM_UNIT);
+    }
+
+    /** The unit of a {@link #createStreamPipe} pipe. */
+    public static final int STREAM_UNIT = 2048;
+
+    /**
+     * Attaches a virtio-blk disk and the page-cache writeback that feeds it (see {@link BlockLayer}).
+     *
+     * @param vector           its request-queue interrupt vector
+     * @param notifyPort       VIRTIO_PCI_QUEUE_NOTIFY of its legacy I/O BAR
+     * @param queueSize        virtqueue size
+     * @param maxRequestBytes  largest request the block layer builds
+     * @param journalPerInode  journal bytes a created file or directory dirties
+     */
+    public BlockLayer attachBlockDevice(int vector, int notifyPort, int queueSize, long maxRequestBytes, long journalPerInode) {
+        if (started) {
+            throw new IllegalStateException("devices are attached before the vCPUs start");
+        }
+        block = new BlockLayer(vector, notifyPort, 0, queueSize, maxRequestBytes, journalPerInode);
+        return block;
+    }
+
+    public BlockLayer blockLayer() {
+        return block;
     }
 
     public Pipe pipe(int id) {
@@ -245,7 +287,7 @@ public final class Kernel {
     int applyEffect(KernelCpu cpu, Task t, long action, long time, boolean mustSucceed) {
         int kind = Action.kind(action);
         switch (kind) {
-            case Action.WRITE -> {
+            case Action.WRITE, Action.WRITE_MORE -> {
                 Pipe p = pipes[(int) Action.arg(action)];
                 if (p.isFull()) {
                     check(!mustSucceed, t, action, "the pipe is full");
@@ -259,7 +301,7 @@ public final class Kernel {
                 }
                 return Task.OUTCOME_DONE;
             }
-            case Action.READ -> {
+            case Action.READ, Action.READ_MORE -> {
                 Pipe p = pipes[(int) Action.arg(action)];
                 if (p.messages() == 0) {
                     check(!mustSucceed, t, action, "the pipe is empty");
@@ -310,8 +352,103 @@ public final class Kernel {
                 listener.note((int) Action.arg(action), time);
                 return Task.OUTCOME_DONE;
             }
+            case Action.FS -> {
+                return fsEffect(cpu, t, action, mustSucceed);
+            }
+            case Action.WAIT_DIRTY -> {
+                if (block.dirtyBytes >= Action.arg(action)) {
+                    return Task.OUTCOME_DONE;
+                }
+                t.state = Task.State.SLEEPING;
+                block.dirtyWaiter = t.id;
+                block.dirtyThreshold = Action.arg(action);
+                return Task.OUTCOME_BLOCKED;
+            }
+            case Action.SUBMIT_IO -> {
+                return block.submit(Action.arg(action)) > 0 ? Task.OUTCOME_KICK : Task.OUTCOME_DONE;
+            }
+            case Action.WAIT_IO -> {
+                if (block.inFlight <= Action.arg(action)) {
+                    return Task.OUTCOME_DONE;
+                }
+                t.state = Task.State.SLEEPING;
+                block.ioWaiter = t.id;
+                block.ioLimit = (int) Action.arg(action);
+                return Task.OUTCOME_BLOCKED;
+            }
+            case Action.SLEEP -> {
+                if (t.timerFired) {
+                    t.timerFired = false;
+                    return Task.OUTCOME_DONE;
+                }
+                t.state = Task.State.SLEEPING;
+                t.timerAt = time + Action.arg(action);
+                t.timerCpu = cpu.id;
+                if (timerCount == timers.length) {
+                    timers = Arrays.copyOf(timers, timerCount * 2);
+                }
+                timers[timerCount++] = t.id;
+                return Task.OUTCOME_BLOCKED;
+            }
             default -> {
                 return Task.OUTCOME_DONE;
+            }
+        }
+    }
+
+    /** tar's file-system calls: creations dirty journal metadata, writes dirty page-cache bytes and may wake the flusher. */
+    private int fsEffect(KernelCpu cpu, Task t, long action, boolean mustSucceed) {
+        BlockLayer b = block;
+        switch (Action.fsOp(action)) {
+            case Action.FS_CREATE -> {
+                b.filesCreated++;
+                b.journalBytes += b.journalBytesPerInode;
+            }
+            case Action.FS_MKDIR -> {
+                b.dirsCreated++;
+                b.journalBytes += b.journalBytesPerInode;
+            }
+            case Action.FS_WRITE -> {
+                long bytes = Action.fsBytes(action);
+                b.bytesWritten += bytes;
+                b.dirtyBytes += bytes;
+                if (b.dirtyWaiter >= 0 && b.dirtyBytes >= b.dirtyThreshold) {
+                    check(!mustSucceed, t, action, "the write wakes the flusher");
+                    Task w = tasks[b.dirtyWaiter];
+                    b.dirtyWaiter = -1;
+                    w.state = Task.State.WAKING;
+                    cpu.addWakee(w.id);
+                    return Task.OUTCOME_WOKE;
+                }
+            }
+            default -> { }
+        }
+        return Task.OUTCOME_DONE;
+    }
+
+    /** Virtio-blk completions reaped by {@code cpu}'s interrupt handler: wakes the thread waiting for them. */
+    void blockCompleted(KernelCpu cpu, int requests, long now) {
+        BlockLayer b = block;
+        b.inFlight -= requests;
+        b.completions += requests;
+        if (b.ioWaiter >= 0 && b.inFlight <= b.ioLimit) {
+            int w = b.ioWaiter;
+            b.ioWaiter = -1;
+            cpu.wakeFromInterrupt(w, now);
+        }
+    }
+
+    /** run_timer_softirq on {@code cpu}'s tick: wakes the tasks whose schedule_timeout armed there has expired. */
+    void runTimers(KernelCpu cpu, long now) {
+        for (int i = 0; i < timerCount; ) {
+            Task t = tasks[timers[i]];
+            if (t.timerCpu == cpu.id && t.timerAt <= now) {
+                timers[i] = timers[--timerCount];
+                t.timerAt = -1;
+                t.timerFired = true;
+                cpu.wakeFromInterrupt(t.id, now);
+            } else {
+                i++;
             }
         }
     }

@@ -44,6 +44,7 @@ public final class KernelCpu implements GuestProgram {
     private static final int C_IPI_TAKE = 21;
     private static final int C_IPI_ACTIVATE = 22;
     private static final int C_IRQ_EXIT = 23;
+    private static final int C_BLK_IRQ = 24;
 
     final Kernel k;
     final int id;
@@ -125,6 +126,13 @@ public final class KernelCpu implements GuestProgram {
         }
         ctx = IRQ;
         queue[IRQ].clear();
+        if (k.block != null && vector == k.block.vector) {
+            // handle_edge_irq: the APIC is acked first, then virtblk_done reaps the used ring.
+            k.block.interrupts++;
+            emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+            cont[IRQ] = C_BLK_IRQ;
+            return;
+        }
         switch (vector) {
             case LOCAL_TIMER_VECTOR -> {
                 k.stats.timerInterrupts++;
@@ -222,6 +230,14 @@ public final class KernelCpu implements GuestProgram {
                 ipiTakenCount = 0;
                 cont[IRQ] = C_IRQ_EXIT;
             }
+            case C_BLK_IRQ -> {
+                int n = k.block.vq.reap();
+                FsCosts f = k.fsCosts;
+                emitWork(IRQ, k.costs.irqEntryExit() + f.blkIrq() + n * f.completeRequest()
+                        + FsCosts.pages(k.block.vq.reapedBytes()) * f.endPage());
+                k.blockCompleted(this, n, now);
+                cont[IRQ] = C_IRQ_EXIT;
+            }
             case C_IRQ_EXIT -> {
                 if (plan.active) {
                     // Return to a task through the scheduler's path: the CPU hands back what was left of the
@@ -283,6 +299,7 @@ public final class KernelCpu implements GuestProgram {
         }
         k.checkPreemptTick(rq, now);
         long work = k.periodicBalance(rq, now, rq.curr < 0);
+        k.runTimers(this, now);
         emitWork(IRQ, work);
         cont[IRQ] = C_IRQ_EXIT;
     }
@@ -337,13 +354,17 @@ public final class KernelCpu implements GuestProgram {
 
     private long userCycles(Task t, int kind) {
         return switch (kind) {
-            case Action.COMPUTE, Action.NOTE -> 0;
+            case Action.COMPUTE, Action.NOTE, Action.WRITE_MORE, Action.READ_MORE, Action.WAIT_DIRTY, Action.SUBMIT_IO,
+                 Action.WAIT_IO, Action.SLEEP -> 0;
             default -> t.userCycles;
         };
     }
 
-    private long opCycles(int kind) {
+    private long opCycles(int kind, long action) {
         return switch (kind) {
+            case Action.WRITE_MORE, Action.READ_MORE -> k.fsCosts.pipeCopyUnit();
+            case Action.FS -> k.fsCosts.fs(action);
+            case Action.SUBMIT_IO -> k.fsCosts.submit(Action.arg(action), k.block.maxRequestBytes);
             case Action.WRITE -> k.costs.pipeWrite();
             case Action.READ -> k.costs.pipeRead();
             case Action.POLL -> k.costs.poll();
@@ -381,8 +402,10 @@ public final class KernelCpu implements GuestProgram {
                 post = 0;
             } else {
                 boolean retry = first && t.retry;
-                pre = (retry ? 0 : k.costs.syscallEntry()) + opCycles(kind);
-                post = kind == Action.EXIT ? 0 : k.costs.syscallExit();
+                // The later parts of a long pipe transfer and a kernel thread's work enter no system call.
+                boolean inKernel = kind == Action.WRITE_MORE || kind == Action.READ_MORE || Action.isKernelThreadWork(kind);
+                pre = (retry || inKernel ? 0 : k.costs.syscallEntry()) + opCycles(kind, a);
+                post = kind == Action.EXIT || inKernel ? 0 : k.costs.syscallExit();
             }
             long opStart = off - done;
             long effect = opStart + user + pre;
@@ -423,6 +446,14 @@ public final class KernelCpu implements GuestProgram {
     private boolean isCertain(Task t, int kind, long action, long at) {
         if (kind == Action.NOTE) {
             return true;
+        }
+        if (kind == Action.FS) {
+            return Action.fsOp(action) != Action.FS_WRITE; // only a write can wake another task (the flusher)
+        }
+        if (kind == Action.WRITE_MORE) {
+            kind = Action.WRITE;
+        } else if (kind == Action.READ_MORE) {
+            kind = Action.READ;
         }
         if (kind != Action.WRITE && kind != Action.READ) {
             return false;
@@ -548,6 +579,13 @@ public final class KernelCpu implements GuestProgram {
                     cont[TASK] = C_TTWU_WORK;
                     return;
                 }
+                case Task.OUTCOME_KICK -> {
+                    // virtio_queue_rq -> virtqueue_notify: iowrite16(queue index, VIRTIO_PCI_QUEUE_NOTIFY).
+                    k.block.kicks++;
+                    emit(TASK, OpKind.OUTW, k.block.notifyPort, k.block.queueIndex);
+                    cont[TASK] = C_AFTER_OUTCOME;
+                    return;
+                }
                 case Task.OUTCOME_BLOCKED -> {
                     t.effectDone = false;
                     t.retry = true;
@@ -614,6 +652,31 @@ public final class KernelCpu implements GuestProgram {
         emit(TASK, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
         apicWrite(TASK, GuestKernel.ICR2, (1L << target) << 24);
         apicWrite(TASK, GuestKernel.ICR, RESCHEDULE_VECTOR | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
+    }
+
+    /**
+     * try_to_wake_up from an interrupt or the timer softirq on this CPU (a block completion, an expired
+     * schedule_timeout): no waker task and no sync hint; the task is enqueued here, as wake_affine picks the
+     * interrupted CPU when it is idle or lightly loaded (the usual case for a kernel thread woken on a quiet CPU).
+     */
+    void wakeFromInterrupt(int taskId, long now) {
+        Task p = k.tasks[taskId];
+        if (p.state != Task.State.SLEEPING) {
+            return;
+        }
+        RunQueue prq = k.rqs[p.cpu];
+        if (prq.curr == p.id) {
+            p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet switched out
+            return;
+        }
+        p.state = Task.State.WAKING;
+        p.vruntime -= prq.minVruntime; // task_waking_fair
+        p.vruntimeRelative = true;
+        if (p.cpu != id) {
+            k.removeEntityLoadAvg(prq, p); // set_task_cpu -> migrate_task_rq_fair
+        }
+        p.cpu = id;
+        k.activate(rq, p, now);
     }
 
     void addWakee(int task) {

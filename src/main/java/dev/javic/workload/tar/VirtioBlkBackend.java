@@ -1,0 +1,147 @@
+package dev.javic.workload.tar;
+
+import dev.javic.guest.kernel.Virtqueue;
+import dev.javic.host.HostCpu;
+import dev.javic.host.HostScheduler;
+import dev.javic.host.HostThread;
+import dev.javic.kvm.Vm;
+import dev.javic.sim.Cost;
+import dev.javic.sim.CostModel;
+import dev.javic.sim.SimEvent;
+import dev.javic.sim.Simulator;
+
+/**
+ * QEMU's virtio-blk back end as the 2016 defaults run it: the main-loop thread wakes on the queue's ioeventfd
+ * (the guest's kick, an IOIO exit), pops the requests from the virtqueue in guest memory and hands each to
+ * the AIO thread pool ({@code aio=threads}, {@code cache=writeback}: a pwritev into the host page cache); the
+ * disk here is that path's service time, one request after another. A finished request wakes the main loop,
+ * which pushes it to the used ring and signals the guest through the irqfd: the APIC accept path of the
+ * system under test ({@link Vm#injectDeviceIrqFrom}, legacy IRR + kick or AVIC IRR + doorbell / wake_up).
+ */
+public final class VirtioBlkBackend extends HostThread {
+    private final HostScheduler scheduler;
+    private final Simulator sim;
+    private final Vm vm;
+    private final Virtqueue vq;
+    private final int vector;
+    private final int irqVcpu;
+    private final long handleCycles;
+    private final long completeCycles;
+    private final long latency;
+    private final long perKib;
+    private final long wakeupCost;
+
+    private boolean kicked;
+    private boolean preempt;
+    /** Requests the disk is serving or has finished, in order: their bytes and finish times. */
+    private final long[] doneAt;
+    private final long[] doneBytes;
+    private int head;
+    private int count;
+    /** Finished requests the main loop has not completed yet. */
+    private int finished;
+    private long diskFreeAt;
+    private long completing = -1;
+    private final SimEvent diskDone = SimEvent.of("virtio-blk-disk", now -> diskDone());
+    private final SimEvent handled = SimEvent.of("virtio-blk-handled", now -> loop());
+    private final SimEvent completed = SimEvent.of("virtio-blk-completed", now -> completed());
+
+    public long kicks;
+    public long requests;
+    public long bytes;
+    public long signals;
+
+    public VirtioBlkBackend(String comm, int pid, int affinity, HostScheduler scheduler, Vm vm, Virtqueue vq, int vector,
+                            int irqVcpu, CostModel costs) {
+        super(comm, pid, affinity);
+        this.scheduler = scheduler;
+        this.sim = scheduler.machine().simulator();
+        this.vm = vm;
+        this.vq = vq;
+        this.vector = vector;
+        this.irqVcpu = irqVcpu;
+        this.handleCycles = costs.get(Cost.HOST_BLK_HANDLE_REQUEST);
+        this.completeCycles = costs.get(Cost.HOST_BLK_COMPLETE);
+        this.latency = costs.get(Cost.DEVICE_BLK_LATENCY);
+        this.perKib = costs.get(Cost.DEVICE_BLK_PER_KIB);
+        this.wakeupCost = costs.get(Cost.HOST_WAKEUP);
+        this.doneAt = new long[vq.size()];
+        this.doneBytes = new long[vq.size()];
+    }
+
+    /** The queue's ioeventfd was signalled from a vCPU's IOIO exit on {@code fromCpu}; returns the waker's cost. */
+    public long kick(int fromCpu) {
+        kicks++;
+        kicked = true;
+        return scheduler.wakeUp(this, fromCpu) ? wakeupCost : 0;
+    }
+
+    @Override
+    protected void run(HostCpu cpu) {
+        loop();
+    }
+
+    /** The main loop: new requests first, then finished ones, else sleep in ppoll. */
+    private void loop() {
+        if (preempt) {
+            preempt = false;
+            scheduler.yieldCpu(this);
+            return;
+        }
+        if (kicked) {
+            kicked = false;
+            int n = vq.available();
+            if (n > 0) {
+                long t = sim.now() + n * handleCycles;
+                for (int i = 0; i < n; i++) {
+                    long b = vq.pop();
+                    requests++;
+                    bytes += b;
+                    int slot = (head + count) & (doneAt.length - 1);
+                    diskFreeAt = Math.max(diskFreeAt, t) + latency + (b + 1023) / 1024 * perKib;
+                    doneAt[slot] = diskFreeAt;
+                    doneBytes[slot] = b;
+                    count++;
+                }
+                if (!diskDone.isScheduled() && finished < count) {
+                    sim.schedule(diskDone, doneAt[(head + finished) & (doneAt.length - 1)]);
+                }
+                sim.schedule(handled, t);
+                return;
+            }
+        }
+        if (finished > 0) {
+            finished--;
+            completing = doneBytes[head];
+            head = (head + 1) & (doneAt.length - 1);
+            count--;
+            sim.scheduleAfter(completed, completeCycles);
+            return;
+        }
+        scheduler.block(this);
+    }
+
+    /** The disk finished the oldest request it holds: the AIO completion wakes the main loop. */
+    private void diskDone() {
+        finished++;
+        scheduler.wakeUp(this, -1);
+        int next = finished;
+        if (next < count) {
+            sim.schedule(diskDone, doneAt[(head + next) & (doneAt.length - 1)]);
+        }
+    }
+
+    /** virtio_blk_rw_complete: used ring, then virtio_notify through the irqfd from this thread's CPU. */
+    private void completed() {
+        vq.push(completing);
+        completing = -1;
+        signals++;
+        long extra = vm.injectDeviceIrqFrom(cpu().id(), irqVcpu, vector);
+        sim.scheduleAfter(handled, extra);
+    }
+
+    @Override
+    protected void preemptRequested() {
+        preempt = true;
+    }
+}

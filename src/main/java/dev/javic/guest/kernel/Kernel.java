@@ -36,6 +36,10 @@ public final class Kernel {
 
         default void allExited(long time) {
         }
+
+        /** Task {@code task} has exited (its CPU has left it), at {@code time}. */
+        default void exited(int task, long time) {
+        }
     }
 
     final KernelConfig config;
@@ -478,7 +482,8 @@ public final class Kernel {
         return Task.OUTCOME_WOKE;
     }
 
-    void taskExitedCompletely(long now) {
+    void taskExitedCompletely(int task, long now) {
+        listener.exited(task, now);
         if (liveTasks == 0) {
             listener.allExited(now);
         }

@@ -607,7 +607,7 @@ public final class KernelCpu implements GuestProgram {
     private void afterOutcome(long now) {
         Task t = plan.task;
         if (t.state == Task.State.DEAD) {
-            k.taskExitedCompletely(now);
+            k.taskExitedCompletely(t.id, now);
             cont[TASK] = C_SCHEDULE;
             return;
         }

@@ -141,6 +141,12 @@ public final class Tar {
                     start = time;
                 } else if (id == NOTE_END) {
                     end = time;
+                }
+            }
+
+            @Override
+            public void exited(int task, long time) {
+                if (task == tarTask) {
                     onEnd.run();
                 }
             }

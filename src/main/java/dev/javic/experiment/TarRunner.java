@@ -16,7 +16,10 @@ import dev.javic.trace.TraceSink;
 import dev.javic.workload.tar.Tar;
 import dev.javic.workload.tar.VirtioBlkBackend;
 
+import java.io.PrintStream;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -67,6 +70,44 @@ public final class TarRunner {
     }
 
     private TarRunner() {
+    }
+
+    /** The workload in words, for a report. */
+    public static String describe(Tar.Params p, int vcpus) {
+        String what = p.fraction() == 1 ? "tar xf linux-4.3.3.tar.xz" : String.format(Locale.ROOT,
+                "tar xf of %s of linux-4.3.3.tar.xz (scaled down: %d of %d files)", pct(p.fraction()), p.files(),
+                Tar.Params.LINUX_4_3_3.files());
+        return String.format(Locale.ROOT, "%s (%d files, %d directories, %.1f MB of data, a %.1f MB tar stream from xz -d), "
+                        + "%d vCPU%s, %d MiB guest RAM, virtio-blk (QEMU main loop on host core %d)", what, p.files(), p.dirs(),
+                p.fileBytes() / 1e6, p.archiveBytes() / 1e6, vcpus, vcpus == 1 ? "" : "s", p.guestRamBytes() >> 20,
+                Math.min(BACKEND_CPU, HOST_CPUS - 1));
+    }
+
+    private static String pct(double f) {
+        double v = f * 100;
+        return (v == Math.rint(v) ? Long.toString((long) v) : String.format(Locale.ROOT, "%.3g", v)) + " %";
+    }
+
+    /** The file name of a run's JSON/CSV/plot. */
+    public static String base(int vcpus, Tar.Params p) {
+        return p.fraction() == 1 ? "tar-" + vcpus + "vcpu" : String.format(Locale.ROOT, "tar-%dvcpu-f%s", vcpus,
+                Double.toString(p.fraction()));
+    }
+
+    /** Per system (first run): where the exits come from, per MB of tar stream. */
+    public static void printPerSystem(PrintStream o, Map<String, ? extends List<Outcome>> bySystem) {
+        o.printf(Locale.ROOT, "%-15s %10s %10s %10s %10s %10s %10s %10s %10s %10s%n", "first run", "exits", "hlt", "npf",
+                "io", "interrupt", "incompl.", "resched", "blk irqs", "doorbells");
+        for (Map.Entry<String, ? extends List<Outcome>> e : bySystem.entrySet()) {
+            Outcome r = e.getValue().get(0);
+            o.printf(Locale.ROOT, "%-15s %10d %10d %10d %10d %10d %10d %10d %10d %10d%n", BenchReport.seriesName(e.getKey()),
+                    r.exits(), r.exits("hlt"), r.exits("npf"), r.exits("io"), r.exits("interrupt"), r.exits("avic_incomplete_ipi"),
+                    r.reschedIpis(), r.blockInterrupts(), r.doorbells());
+        }
+        Outcome r = bySystem.values().iterator().next().get(0);
+        o.printf(Locale.ROOT, "tar wrote %d bytes into %d files and %d directories; %d block requests (%.1f MB, %.1f MB of "
+                        + "journal), %d kicks%n", r.bytesWritten(), r.filesCreated(), r.dirsCreated(), r.blockRequests(),
+                r.blockBytes() / 1e6, r.journalBytes() / 1e6, r.kicks());
     }
 
     public static Outcome run(Spec spec) {

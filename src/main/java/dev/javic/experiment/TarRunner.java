@@ -53,7 +53,7 @@ public final class TarRunner {
                           long contextSwitches, long wakeups, long migrations, long haltExits, long doorbells, long hostIpis,
                           long archiveBytes, long bytesWritten, long filesCreated, long dirsCreated, long blockRequests,
                           long blockBytes, long journalBytes, long kicks, long ioeventfdSignals, long blockInterrupts,
-                          long irqInjections, long pipeUnits) implements BenchRun {
+                          long irqInjections, long pipeUnits, long callFunctionIpis) implements BenchRun {
         @Override
         public double value() {
             return seconds;
@@ -96,13 +96,13 @@ public final class TarRunner {
 
     /** Per system (first run): where the exits come from, per MB of tar stream. */
     public static void printPerSystem(PrintStream o, Map<String, ? extends List<Outcome>> bySystem) {
-        o.printf(Locale.ROOT, "%-15s %10s %10s %10s %10s %10s %10s %10s %10s %10s%n", "first run", "exits", "hlt", "npf",
-                "io", "interrupt", "incompl.", "resched", "blk irqs", "doorbells");
+        o.printf(Locale.ROOT, "%-15s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s%n", "first run", "exits", "hlt", "npf",
+                "io", "interrupt", "incompl.", "resched", "blk irqs", "csd IPIs", "doorbells");
         for (Map.Entry<String, ? extends List<Outcome>> e : bySystem.entrySet()) {
             Outcome r = e.getValue().get(0);
-            o.printf(Locale.ROOT, "%-15s %10d %10d %10d %10d %10d %10d %10d %10d %10d%n", BenchReport.seriesName(e.getKey()),
+            o.printf(Locale.ROOT, "%-15s %10d %10d %10d %10d %10d %10d %10d %10d %10d %10d%n", BenchReport.seriesName(e.getKey()),
                     r.exits(), r.exits("hlt"), r.exits("npf"), r.exits("io"), r.exits("interrupt"), r.exits("avic_incomplete_ipi"),
-                    r.reschedIpis(), r.blockInterrupts(), r.doorbells());
+                    r.reschedIpis(), r.blockInterrupts(), r.callFunctionIpis(), r.doorbells());
         }
         Outcome r = bySystem.values().iterator().next().get(0);
         o.printf(Locale.ROOT, "tar wrote %d bytes into %d files and %d directories; %d block requests (%.1f MB, %.1f MB of "
@@ -167,6 +167,6 @@ public final class TarRunner {
                 ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, halts, doorbells, hostIpis,
                 spec.params().archiveBytes(), blk.bytesWritten, blk.filesCreated, blk.dirsCreated, blk.requests,
                 blk.bytesSubmitted, blk.journalBytesSubmitted, blk.kicks, ioeventfd, blk.interrupts, injections,
-                ks.messagesWritten);
+                ks.messagesWritten, ks.callFunctionIpisSent);
     }
 }

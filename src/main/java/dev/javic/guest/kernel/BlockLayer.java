@@ -20,13 +20,29 @@ public final class BlockLayer {
     /** Journal bytes one created file or directory dirties (inode table share, directory entry, bitmaps). */
     final long journalBytesPerInode;
 
+    /** The driver's requests in flight, oldest first (the device completes in order): bytes and submitting CPU. */
+    private final long[] reqBytes;
+    private final int[] reqCpu;
+    private int reqHead;
+    /**
+     * Completions queued for each CPU by another CPU's interrupt (blk-mq's per-request call_single_data, run by
+     * the CALL_FUNCTION_SINGLE IPI): how many and their bytes.
+     */
+    final int[] remoteRequests;
+    final long[] remoteBytes;
+
     long dirtyBytes;
     long journalBytes;
+    /** Requests holding a tag: submitted, not yet completed (blk_mq_end_request). */
     int inFlight;
+    /** Requests on the in-flight list: submitted, completion not yet reaped. */
+    private int listed;
     int dirtyWaiter = -1;
     long dirtyThreshold;
-    int ioWaiter = -1;
-    int ioLimit;
+    /** Threads waiting until at most their limit of requests is in flight (WAIT_IO, or a tag for SUBMIT_IO). */
+    final int[] ioWaiters = new int[4];
+    final int[] ioLimits = new int[4];
+    int ioWaiterCount;
 
     public long bytesWritten;
     public long filesCreated;
@@ -37,8 +53,10 @@ public final class BlockLayer {
     public long completions;
     public long kicks;
     public long interrupts;
+    /** Completions redirected to the submitting CPU by an IPI. */
+    public long remoteCompletions;
 
-    BlockLayer(int vector, int notifyPort, int queueIndex, int queueSize, long maxRequestBytes, long journalBytesPerInode) {
+    BlockLayer(int cpus, int vector, int notifyPort, int queueIndex, int queueSize, long maxRequestBytes, long journalBytesPerInode) {
         if (maxRequestBytes < Pipe.PAGE_SIZE || journalBytesPerInode < 0) {
             throw new IllegalArgumentException("bad block layer parameters");
         }
@@ -48,6 +66,10 @@ public final class BlockLayer {
         this.vq = new Virtqueue(queueSize);
         this.maxRequestBytes = maxRequestBytes;
         this.journalBytesPerInode = journalBytesPerInode;
+        this.reqBytes = new long[queueSize];
+        this.reqCpu = new int[queueSize];
+        this.remoteRequests = new int[cpus];
+        this.remoteBytes = new long[cpus];
     }
 
     public Virtqueue virtqueue() {
@@ -70,34 +92,60 @@ public final class BlockLayer {
         return inFlight;
     }
 
-    /**
-     * Builds the requests for {@code bytes} (0 = the journal: its dirty metadata rounded up to blocks, plus a
-     * descriptor and a commit block) and puts them in the queue; returns how many.
-     */
-    int submit(long bytes) {
-        long b;
+    /** The bytes a {@link Action#SUBMIT_IO} of {@code bytes} writes now (0 = the journal: its metadata, a descriptor and a commit block). */
+    private long bytesFor(long bytes) {
         if (bytes == 0) {
-            if (journalBytes == 0) {
-                return 0;
-            }
-            b = roundUpToPage(journalBytes) + 2L * Pipe.PAGE_SIZE;
+            return journalBytes == 0 ? 0 : roundUpToPage(journalBytes) + 2L * Pipe.PAGE_SIZE;
+        }
+        return Math.min(bytes, dirtyBytes);
+    }
+
+    /** The requests a {@link Action#SUBMIT_IO} of {@code bytes} needs now. */
+    int requestsFor(long bytes) {
+        return (int) ((bytesFor(bytes) + maxRequestBytes - 1) / maxRequestBytes);
+    }
+
+    int queueSize() {
+        return reqBytes.length;
+    }
+
+    /** Builds the requests for {@code bytes} (see {@link #bytesFor}), submitted from {@code cpu}, and queues them; returns how many. */
+    int submit(long bytes, int cpu) {
+        long b = bytesFor(bytes);
+        if (bytes == 0) {
             journalBytes = 0;
             journalBytesSubmitted += b;
         } else {
-            b = Math.min(bytes, dirtyBytes);
             dirtyBytes -= b;
         }
         int n = 0;
         while (b > 0) {
             long r = Math.min(b, maxRequestBytes);
             vq.add(r);
+            int slot = (reqHead + listed + n) & (reqBytes.length - 1);
+            reqBytes[slot] = r;
+            reqCpu[slot] = cpu;
             b -= r;
             bytesSubmitted += r;
             n++;
         }
         inFlight += n;
+        listed += n;
         requests += n;
         return n;
+    }
+
+    /** The oldest request in flight: its bytes, then (with {@link #popCompleted}) its submitting CPU. */
+    long oldestBytes() {
+        return reqBytes[reqHead];
+    }
+
+    /** Takes the oldest request off the in-flight list (its completion was reaped); returns its submitting CPU. */
+    int popCompleted() {
+        int cpu = reqCpu[reqHead];
+        reqHead = (reqHead + 1) & (reqBytes.length - 1);
+        listed--;
+        return cpu;
     }
 
     static long roundUpToPage(long b) {

@@ -156,7 +156,7 @@ public final class Kernel {
         if (started) {
             throw new IllegalStateException("devices are attached before the vCPUs start");
         }
-        block = new BlockLayer(vector, notifyPort, 0, queueSize, maxRequestBytes, journalPerInode);
+        block = new BlockLayer(ncpus, vector, notifyPort, 0, queueSize, maxRequestBytes, journalPerInode);
         return block;
     }
 
@@ -369,16 +369,21 @@ public final class Kernel {
                 return Task.OUTCOME_BLOCKED;
             }
             case Action.SUBMIT_IO -> {
-                return block.submit(Action.arg(action)) > 0 ? Task.OUTCOME_KICK : Task.OUTCOME_DONE;
+                int n = block.requestsFor(Action.arg(action));
+                if (n == 0) {
+                    return Task.OUTCOME_DONE;
+                }
+                if (block.inFlight + n > block.queueSize()) {
+                    return waitForIo(t, block.queueSize() - n); // blk_mq_get_tag sleeps until enough tags are free
+                }
+                block.submit(Action.arg(action), cpu.id);
+                return Task.OUTCOME_KICK;
             }
             case Action.WAIT_IO -> {
                 if (block.inFlight <= Action.arg(action)) {
                     return Task.OUTCOME_DONE;
                 }
-                t.state = Task.State.SLEEPING;
-                block.ioWaiter = t.id;
-                block.ioLimit = (int) Action.arg(action);
-                return Task.OUTCOME_BLOCKED;
+                return waitForIo(t, (int) Action.arg(action));
             }
             case Action.SLEEP -> {
                 if (t.timerFired) {
@@ -430,15 +435,34 @@ public final class Kernel {
         return Task.OUTCOME_DONE;
     }
 
-    /** Virtio-blk completions reaped by {@code cpu}'s interrupt handler: wakes the thread waiting for them. */
+    private int waitForIo(Task t, int limit) {
+        BlockLayer b = block;
+        if (b.ioWaiterCount == b.ioWaiters.length) {
+            throw new IllegalStateException("more than " + b.ioWaiters.length + " threads wait for block I/O");
+        }
+        t.state = Task.State.SLEEPING;
+        b.ioWaiters[b.ioWaiterCount] = t.id;
+        b.ioLimits[b.ioWaiterCount++] = limit;
+        return Task.OUTCOME_BLOCKED;
+    }
+
+    /** Block requests completed on {@code cpu} (blk_mq_end_request): wakes the threads whose wait is over, oldest first. */
     void blockCompleted(KernelCpu cpu, int requests, long now) {
         BlockLayer b = block;
         b.inFlight -= requests;
         b.completions += requests;
-        if (b.ioWaiter >= 0 && b.inFlight <= b.ioLimit) {
-            int w = b.ioWaiter;
-            b.ioWaiter = -1;
-            cpu.wakeFromInterrupt(w, now);
+        for (int i = 0; i < b.ioWaiterCount; ) {
+            if (b.inFlight <= b.ioLimits[i]) {
+                int w = b.ioWaiters[i];
+                for (int j = i + 1; j < b.ioWaiterCount; j++) {
+                    b.ioWaiters[j - 1] = b.ioWaiters[j];
+                    b.ioLimits[j - 1] = b.ioLimits[j];
+                }
+                b.ioWaiterCount--;
+                cpu.wakeFromInterrupt(w, now);
+            } else {
+                i++;
+            }
         }
     }
 

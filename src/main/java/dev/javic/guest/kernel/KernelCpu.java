@@ -19,6 +19,7 @@ public final class KernelCpu implements GuestProgram {
     // Linux x86 vectors (arch/x86/include/asm/irq_vectors.h).
     public static final int LOCAL_TIMER_VECTOR = 0xEF;
     public static final int RESCHEDULE_VECTOR = 0xFD;
+    public static final int CALL_FUNCTION_SINGLE_VECTOR = 0xFB;
     /** APIC timer: divide by 16 (__setup_APIC_LVTT), KVM's bus at 1 GHz. */
     static final int TIMER_DIVIDE = 16;
     /** The cost of the NOTE action (a vDSO clock read), in cycles. */
@@ -45,6 +46,8 @@ public final class KernelCpu implements GuestProgram {
     private static final int C_IPI_ACTIVATE = 22;
     private static final int C_IRQ_EXIT = 23;
     private static final int C_BLK_IRQ = 24;
+    private static final int C_BLK_DONE = 25;
+    private static final int C_CSD_TAKE = 26;
 
     final Kernel k;
     final int id;
@@ -64,6 +67,8 @@ public final class KernelCpu implements GuestProgram {
     private final int[] ipiTaken;
     private int ipiTakenCount;
     private final long[] balanceWork = new long[1];
+    /** Block requests this CPU's handler completes now, and their bytes. */
+    private int blkDone;
 
     // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).
     private int[] planWrites = new int[16];
@@ -144,6 +149,10 @@ public final class KernelCpu implements GuestProgram {
                 k.stats.reschedInterrupts++;
                 emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
                 cont[IRQ] = C_IPI_TAKE;
+            }
+            case CALL_FUNCTION_SINGLE_VECTOR -> {
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                cont[IRQ] = C_CSD_TAKE;
             }
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRQ_EXIT;
             default -> {
@@ -230,13 +239,22 @@ public final class KernelCpu implements GuestProgram {
                 ipiTakenCount = 0;
                 cont[IRQ] = C_IRQ_EXIT;
             }
-            case C_BLK_IRQ -> {
-                int n = k.block.vq.reap();
-                FsCosts f = k.fsCosts;
-                emitWork(IRQ, k.costs.irqEntryExit() + f.blkIrq() + n * f.completeRequest()
-                        + FsCosts.pages(k.block.vq.reapedBytes()) * f.endPage());
-                k.blockCompleted(this, n, now);
+            case C_BLK_IRQ -> blockInterrupt();
+            case C_BLK_DONE -> {
+                k.blockCompleted(this, blkDone, now);
+                blkDone = 0;
                 cont[IRQ] = C_IRQ_EXIT;
+            }
+            case C_CSD_TAKE -> {
+                // generic_smp_call_function_single_interrupt: the completions other CPUs' interrupts queued here.
+                BlockLayer b = k.block;
+                blkDone = b.remoteRequests[id];
+                long bytes = b.remoteBytes[id];
+                b.remoteRequests[id] = 0;
+                b.remoteBytes[id] = 0;
+                FsCosts f = k.fsCosts;
+                emitWork(IRQ, k.costs.irqEntryExit() + blkDone * f.completeRequest() + FsCosts.pages(bytes) * f.endPage());
+                cont[IRQ] = C_BLK_DONE;
             }
             case C_IRQ_EXIT -> {
                 if (plan.active) {
@@ -251,6 +269,49 @@ public final class KernelCpu implements GuestProgram {
             }
             default -> throw new IllegalStateException("cpu " + id + ": no continuation in context " + c);
         }
+    }
+
+    /**
+     * virtblk_done: reap the used ring; blk-mq completes each request on the CPU that submitted it, so a request
+     * of another CPU (which shares no cache with this one) is queued on its call_single_queue with an IPI when
+     * that queue was empty (blk_mq_ipi_complete_request, QUEUE_FLAG_SAME_COMP); this CPU's own are completed here.
+     */
+    private void blockInterrupt() {
+        BlockLayer b = k.block;
+        int n = b.vq.reap();
+        long localBytes = 0;
+        blkDone = 0;
+        FsCosts f = k.fsCosts;
+        long work = k.costs.irqEntryExit() + f.blkIrq();
+        for (int i = 0; i < n; i++) {
+            long bytes = b.oldestBytes();
+            int cpu = b.popCompleted();
+            if (cpu == id) {
+                blkDone++;
+                localBytes += bytes;
+            } else {
+                b.remoteCompletions++;
+                if (b.remoteRequests[cpu]++ == 0) {
+                    sendIpiFromIrq(cpu, CALL_FUNCTION_SINGLE_VECTOR);
+                }
+                b.remoteBytes[cpu] += bytes;
+            }
+        }
+        emitWork(IRQ, work + blkDone * f.completeRequest() + FsCosts.pages(localBytes) * f.endPage());
+        cont[IRQ] = C_BLK_DONE;
+    }
+
+    /** An IPI sent from an interrupt handler: as {@link #sendRescheduleIpi}, in the handler's context. */
+    private void sendIpiFromIrq(int target, int vector) {
+        if (vector == RESCHEDULE_VECTOR) {
+            k.stats.reschedIpisSent++;
+        } else {
+            k.stats.callFunctionIpisSent++;
+        }
+        emitWork(IRQ, k.costs.ipiSend());
+        emit(IRQ, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
+        apicWrite(IRQ, GuestKernel.ICR2, (1L << target) << 24);
+        apicWrite(IRQ, GuestKernel.ICR, vector | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
     }
 
     /** APIC set-up as Linux does it in flat logical mode, then the periodic LAPIC timer at HZ. */
@@ -655,9 +716,9 @@ public final class KernelCpu implements GuestProgram {
     }
 
     /**
-     * try_to_wake_up from an interrupt or the timer softirq on this CPU (a block completion, an expired
-     * schedule_timeout): no waker task and no sync hint; the task is enqueued here, as wake_affine picks the
-     * interrupted CPU when it is idle or lightly loaded (the usual case for a kernel thread woken on a quiet CPU).
+     * try_to_wake_up from an interrupt handler or the timer softirq on this CPU (a block completion, an expired
+     * schedule_timeout): no waker task, no sync hint (select_task_rq_fair's wake_affine on loads alone), and a
+     * wake-up on another CPU goes through its wake list with a reschedule IPI sent from the handler.
      */
     void wakeFromInterrupt(int taskId, long now) {
         Task p = k.tasks[taskId];
@@ -672,11 +733,20 @@ public final class KernelCpu implements GuestProgram {
         p.state = Task.State.WAKING;
         p.vruntime -= prq.minVruntime; // task_waking_fair
         p.vruntimeRelative = true;
-        if (p.cpu != id) {
+        int target = k.selectTaskRq(id, null, p, now);
+        if (target != p.cpu) {
             k.removeEntityLoadAvg(prq, p); // set_task_cpu -> migrate_task_rq_fair
         }
-        p.cpu = id;
-        k.activate(rq, p, now);
+        p.cpu = target;
+        if (target == id) {
+            k.activate(rq, p, now);
+            return;
+        }
+        RunQueue trq = k.rqs[target];
+        trq.wakeList[trq.wakeListCount++] = p.id;
+        if (trq.wakeListCount == 1) {
+            sendIpiFromIrq(target, RESCHEDULE_VECTOR);
+        }
     }
 
     void addWakee(int task) {

@@ -41,6 +41,7 @@ class TarTest {
         assertThat(o.blockInterrupts()).isPositive().isLessThanOrEqualTo(o.blockRequests());
         assertThat(o.reschedIpis()).isPositive();
         assertThat(o.haltExits()).isPositive();
+        assertThat(o.unattributedPauses()).isZero();
         // xz decompresses 24.6 MB at 45.5 MB/s: tar cannot finish sooner
         assertThat(o.seconds()).isGreaterThan(o.archiveBytes() / 45.5e6 * 0.99).isLessThan(2 * o.archiveBytes() / 45.5e6);
     }

@@ -56,7 +56,7 @@ public final class TarRunner {
                           long archiveBytes, long bytesWritten, long filesCreated, long dirsCreated, long blockRequests,
                           long blockBytes, long journalBytes, long kicks, long ioeventfdSignals, long blockInterrupts,
                           long irqInjections, long pipeUnits, long callFunctionIpis,
-                          long unattributedPauses) implements BenchRun {
+                          long unattributedPauses, long blockCompletions, long remoteCompletions) implements BenchRun {
         @Override
         public double value() {
             return seconds;
@@ -167,6 +167,7 @@ public final class TarRunner {
                 ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, halts, doorbells, hostIpis,
                 spec.params().archiveBytes(), blk.bytesWritten, blk.filesCreated, blk.dirsCreated, blk.requests,
                 blk.bytesSubmitted, blk.journalBytesSubmitted, blk.kicks, ioeventfd, blk.interrupts, injections,
-                ks.messagesWritten, ks.callFunctionIpisSent, ks.unattributedPauses);
+                ks.messagesWritten, ks.callFunctionIpisSent, ks.unattributedPauses, blk.completions,
+                blk.remoteCompletions);
     }
 }

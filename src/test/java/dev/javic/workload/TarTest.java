@@ -39,6 +39,10 @@ class TarTest {
         assertThat(o.blockRequests()).isEqualTo(4 * 9);
         assertThat(o.kicks()).isEqualTo(4).isEqualTo(o.ioeventfdSignals()).isEqualTo(o.exits("io"));
         assertThat(o.blockInterrupts()).isPositive().isLessThanOrEqualTo(o.blockRequests());
+        assertThat(o.blockCompletions()).isPositive().isLessThanOrEqualTo(o.blockRequests());
+        // a request completes on the CPU that submitted it: the others' through CALL_FUNCTION_SINGLE IPIs
+        assertThat(o.remoteCompletions()).isGreaterThanOrEqualTo(o.callFunctionIpis());
+        assertThat(o.callFunctionIpis() > 0).isEqualTo(o.remoteCompletions() > 0);
         assertThat(o.reschedIpis()).isPositive();
         assertThat(o.haltExits()).isPositive();
         assertThat(o.unattributedPauses()).isZero();

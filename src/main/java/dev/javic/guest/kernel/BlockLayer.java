@@ -11,9 +11,9 @@ package dev.javic.guest.kernel;
 public final class BlockLayer {
     /** virtio-blk's request-queue vector (an MSI-X vector the 4.5 vector allocator hands out). */
     final int vector;
-    /** VIRTIO_PCI_QUEUE_NOTIFY of the legacy virtio-pci BAR, and the queue index written to it. */
+    /** VIRTIO_PCI_QUEUE_NOTIFY of the legacy virtio-pci BAR, and the queue index written to it (virtio-blk's one queue). */
     final int notifyPort;
-    final int queueIndex;
+    static final int QUEUE_INDEX = 0;
     final Virtqueue vq;
     /** Largest request the block layer builds (the queue's segment limit times a page). */
     final long maxRequestBytes;
@@ -56,13 +56,12 @@ public final class BlockLayer {
     /** Completions redirected to the submitting CPU by an IPI. */
     public long remoteCompletions;
 
-    BlockLayer(int cpus, int vector, int notifyPort, int queueIndex, int queueSize, long maxRequestBytes, long journalBytesPerInode) {
+    BlockLayer(int cpus, int vector, int notifyPort, int queueSize, long maxRequestBytes, long journalBytesPerInode) {
         if (maxRequestBytes < Pipe.PAGE_SIZE || journalBytesPerInode < 0) {
             throw new IllegalArgumentException("bad block layer parameters");
         }
         this.vector = vector;
         this.notifyPort = notifyPort;
-        this.queueIndex = queueIndex;
         this.vq = new Virtqueue(queueSize);
         this.maxRequestBytes = maxRequestBytes;
         this.journalBytesPerInode = journalBytesPerInode;
@@ -74,22 +73,6 @@ public final class BlockLayer {
 
     public Virtqueue virtqueue() {
         return vq;
-    }
-
-    public int notifyPort() {
-        return notifyPort;
-    }
-
-    public int vector() {
-        return vector;
-    }
-
-    public long dirtyBytes() {
-        return dirtyBytes;
-    }
-
-    public int inFlight() {
-        return inFlight;
     }
 
     /** The bytes a {@link Action#SUBMIT_IO} of {@code bytes} writes now (0 = the journal: its metadata, a descriptor and a commit block). */

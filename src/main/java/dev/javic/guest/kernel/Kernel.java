@@ -29,6 +29,8 @@ public final class Kernel {
     static final int CACHE_NICE_TRIES = 1;
     /** sd->busy_factor. */
     static final int BUSY_FACTOR = 32;
+    /** The unit of a {@link #createStreamPipe} pipe: 8 KiB writes and 10 KiB reads are whole units, a page holds two. */
+    public static final int STREAM_UNIT = 2048;
 
     /** Receives what user space records and when every task has exited. */
     public interface Listener {
@@ -140,9 +142,6 @@ public final class Kernel {
         return createPipe(STREAM_UNIT);
     }
 
-    /** The unit of a {@link #createStreamPipe} pipe. */
-    public static final int STREAM_UNIT = 2048;
-
     /**
      * Attaches a virtio-blk disk and the page-cache writeback that feeds it (see {@link BlockLayer}).
      *
@@ -156,7 +155,7 @@ public final class Kernel {
         if (started) {
             throw new IllegalStateException("devices are attached before the vCPUs start");
         }
-        block = new BlockLayer(ncpus, vector, notifyPort, 0, queueSize, maxRequestBytes, journalPerInode);
+        block = new BlockLayer(ncpus, vector, notifyPort, queueSize, maxRequestBytes, journalPerInode);
         return block;
     }
 

@@ -643,7 +643,7 @@ public final class KernelCpu implements GuestProgram {
                 case Task.OUTCOME_KICK -> {
                     // virtio_queue_rq -> virtqueue_notify: iowrite16(queue index, VIRTIO_PCI_QUEUE_NOTIFY).
                     k.block.kicks++;
-                    emit(TASK, OpKind.OUTW, k.block.notifyPort, k.block.queueIndex);
+                    emit(TASK, OpKind.OUTW, k.block.notifyPort, BlockLayer.QUEUE_INDEX);
                     cont[TASK] = C_AFTER_OUTCOME;
                     return;
                 }

@@ -5,14 +5,13 @@ package dev.javic.guest.kernel;
  * the driver puts requests in the available ring, the device takes them, serves them and puts them in the
  * used ring, and the driver's interrupt handler reaps what is there. Both sides reach it as memory only:
  * the guest through its driver, the device model (QEMU) through guest memory; neither sees the other's
- * objects. A request here is its byte count; the data itself is not stored.
+ * objects. A request here is its byte count (the driver keeps its own list of what it submitted); no data is stored.
  */
 public final class Virtqueue {
     private final long[] avail;
     private int availHead;
     private int availCount;
     private int used;
-    private long usedBytes;
 
     public Virtqueue(int size) {
         if (Integer.bitCount(size) != 1) {
@@ -50,25 +49,15 @@ public final class Virtqueue {
         return b;
     }
 
-    /** Device: virtqueue_push of a served request. */
-    public void push(long bytes) {
+    /** Device: virtqueue_push of a served request (the device completes in order). */
+    public void push() {
         used++;
-        usedBytes += bytes;
     }
-
-    private long reapedBytes;
 
     /** Driver: takes every completed request (virtqueue_get_buf until empty); returns how many. */
     int reap() {
         int n = used;
-        reapedBytes = usedBytes;
         used = 0;
-        usedBytes = 0;
         return n;
-    }
-
-    /** Bytes of the requests the last {@link #reap} took. */
-    long reapedBytes() {
-        return reapedBytes;
     }
 }

@@ -38,23 +38,16 @@ public final class VirtioBlkBackend {
     private boolean kicked;
     /** The main loop is awake (working, or about to be after its wake-up). */
     private boolean awake;
-    /** Requests the disk is serving or has finished, in order: their bytes and finish times. */
+    /** Requests the disk is serving or has finished, in order: their finish times. */
     private final long[] doneAt;
-    private final long[] doneBytes;
     private int head;
     private int count;
     /** Finished requests the main loop has not completed yet. */
     private int finished;
     private long diskFreeAt;
-    private long completing = -1;
     private final SimEvent diskDone = SimEvent.of("virtio-blk-disk", now -> diskDone());
     private final SimEvent handled = SimEvent.of("virtio-blk-handled", now -> loop());
     private final SimEvent completed = SimEvent.of("virtio-blk-completed", now -> completed());
-
-    public long kicks;
-    public long requests;
-    public long bytes;
-    public long signals;
 
     /**
      * @param hostCpu  the host core the main loop runs on (whence its irqfd signal goes out)
@@ -74,12 +67,10 @@ public final class VirtioBlkBackend {
         this.wakeupCost = costs.get(Cost.HOST_WAKEUP);
         this.wakeupLatency = costs.get(Cost.HOST_WAKEUP_LATENCY);
         this.doneAt = new long[vq.size()];
-        this.doneBytes = new long[vq.size()];
     }
 
     /** The queue's ioeventfd was signalled from a vCPU's IOIO exit on {@code fromCpu}; returns the waker's cost. */
     public long kick(int fromCpu) {
-        kicks++;
         kicked = true;
         return wake() ? wakeupCost : 0;
     }
@@ -103,12 +94,9 @@ public final class VirtioBlkBackend {
                 long t = sim.now() + n * handleCycles;
                 for (int i = 0; i < n; i++) {
                     long b = vq.pop();
-                    requests++;
-                    bytes += b;
                     int slot = (head + count) & (doneAt.length - 1);
                     diskFreeAt = Math.max(diskFreeAt, t) + latency + (b + 1023) / 1024 * perKib;
                     doneAt[slot] = diskFreeAt;
-                    doneBytes[slot] = b;
                     count++;
                 }
                 if (!diskDone.isScheduled() && finished < count) {
@@ -120,7 +108,6 @@ public final class VirtioBlkBackend {
         }
         if (finished > 0) {
             finished--;
-            completing = doneBytes[head];
             head = (head + 1) & (doneAt.length - 1);
             count--;
             sim.scheduleAfter(completed, completeCycles);
@@ -141,9 +128,7 @@ public final class VirtioBlkBackend {
 
     /** virtio_blk_rw_complete: used ring, then virtio_notify through the irqfd from this thread's CPU. */
     private void completed() {
-        vq.push(completing);
-        completing = -1;
-        signals++;
+        vq.push();
         long extra = vm.injectDeviceIrqFrom(hostCpu, irqVcpu, vector);
         sim.scheduleAfter(handled, extra);
     }

@@ -90,6 +90,20 @@ class TarTest {
     }
 
     @Test
+    void completionsOfAnotherCpusRequestsGoThereByCallFunctionIpi() {
+        // seed 4: the flusher submits from a vCPU other than 0, where the completion interrupt arrives; each
+        // request completes in an interrupt of its own, so each finds the submitter's queue empty and sends an IPI
+        TarRunner.Outcome o = run(SystemKind.AVIC_ON, SMALL, 4, true);
+        assertThat(o.blockInterrupts()).isEqualTo(o.blockRequests());
+        assertThat(o.callFunctionIpis()).isEqualTo(o.remoteCompletions()).isEqualTo(o.blockRequests());
+        assertThat(o.blockCompletions()).isEqualTo(o.blockRequests());
+        // seed 1: the flusher runs on vCPU 0, every completion is local
+        TarRunner.Outcome local = run(SystemKind.AVIC_ON, SMALL, 1, true);
+        assertThat(local.callFunctionIpis()).isZero();
+        assertThat(local.blockCompletions()).isEqualTo(local.blockRequests());
+    }
+
+    @Test
     void jbd2CommitsTheJournalEveryFiveSeconds() {
         // 35 % of the tarball: ~6 s of xz, so one commit of the metadata of the files created by then
         Tar.Params p = Tar.Params.LINUX_4_3_3.scaled(0.35);

@@ -67,7 +67,7 @@ public final class KernelCpu implements GuestProgram {
     private final int[] ipiTaken;
     private int ipiTakenCount;
     private final long[] balanceWork = new long[1];
-    /** Block requests this CPU's handler completes now, and their bytes. */
+    /** Block requests this CPU's interrupt handler completes now (its own, or those another CPU queued here). */
     private int blkDone;
 
     // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).

@@ -156,7 +156,8 @@ public final class Tar {
         xzTask = k.createRunnableTask("xz", new XzProgram(params.archiveBytes(), pipe, delay, xzCyclesPerKib), xzCpu, tarTask);
         k.setReader(pipe, tarTask);
         int perChunk = (int) ((WRITEBACK_CHUNK + MAX_REQUEST_BYTES - 1) / MAX_REQUEST_BYTES);
-        k.createRunnableTask("flush-254:0", new FlusherProgram(params.backgroundThreshold() + WRITEBACK_CHUNK,
+        // 4.5 runs writeback as work items of the unbound bdi_wq on a kworker (older kernels' flush-MAJ:MIN thread).
+        k.createRunnableTask("kworker/u8:1", new FlusherProgram(params.backgroundThreshold() + WRITEBACK_CHUNK,
                 WRITEBACK_CHUNK, QUEUE_SIZE - perChunk), flusherCpu, -1);
         k.createRunnableTask("jbd2/vda1-8", new Jbd2Program(COMMIT_INTERVAL_NS * (tscHz / 1_000_000) / 1000), jbd2Cpu, -1);
     }

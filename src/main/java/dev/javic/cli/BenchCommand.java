@@ -5,6 +5,8 @@ import dev.javic.experiment.HackbenchRunner;
 import dev.javic.experiment.NetperfRunner;
 import dev.javic.experiment.RunPool;
 import dev.javic.experiment.SystemKind;
+import dev.javic.experiment.TarRunner;
+import dev.javic.workload.tar.Tar;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
 import dev.javic.trace.TraceSink;
@@ -29,12 +31,12 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run a workload on vanilla, avic-off and avic-on and compare them (the series' measurements). "
-                + "Workloads: hackbench, netperf (TCP_RR over virtio-net + vhost; tar is not modelled yet).")
+                + "Workloads: hackbench, tar (tar xf linux-4.3.3.tar.xz on 4 vCPUs), netperf (TCP_RR over virtio-net + vhost).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WORKLOAD", description = "hackbench | netperf")
+    @Parameters(index = "0", paramLabel = "WORKLOAD", description = "hackbench | tar | netperf")
     String workload;
 
-    @Option(names = "--vcpus", paramLabel = "N", description = "Guest vCPUs, 1..4 (default: 2 for hackbench; netperf runs 1).")
+    @Option(names = "--vcpus", paramLabel = "N", description = "Guest vCPUs, 1..4 (default: 2 for hackbench, 4 for tar; netperf runs 1).")
     Integer vcpusOption;
     int vcpus;
 
@@ -45,6 +47,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--loops", paramLabel = "L", description = "hackbench -l (default ${DEFAULT-VALUE}; the series used 100000).",
             defaultValue = "100")
     int loops;
+
+    @Option(names = "--fraction", paramLabel = "F", description = "tar: the fraction of linux-4.3.3.tar.xz's files, directories "
+            + "and bytes to extract, in a guest with that fraction of the RAM (default ${DEFAULT-VALUE}: the whole tarball).",
+            defaultValue = "1")
+    double fraction;
 
     @Option(names = "--groups", paramLabel = "G", description = "hackbench -g (default ${DEFAULT-VALUE}).", defaultValue = "10")
     int groups;
@@ -85,8 +92,11 @@ final class BenchCommand implements Callable<Integer> {
         if ("netperf".equals(workload)) {
             return netperf();
         }
+        if ("tar".equals(workload)) {
+            return tar();
+        }
         if (!"hackbench".equals(workload)) {
-            throw new UserErrors.UsageException("unknown workload '" + workload + "' (choose hackbench or netperf; tar is not modelled yet)");
+            throw new UserErrors.UsageException("unknown workload '" + workload + "' (choose hackbench, tar or netperf)");
         }
         vcpus = vcpusOption == null ? 2 : vcpusOption;
         positive("--loops", loops);
@@ -228,6 +238,44 @@ final class BenchCommand implements Callable<Integer> {
                     r.exits("interrupt") / n, r.doorbells() / n);
         }
         String base = "netperf-tcp_rr-" + fmt(seconds) + "s";
+        List<Path> files = report.write(out, base);
+        o.println();
+        o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
+        printTraced(o);
+        o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
+                report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
+        return 0;
+    }
+
+    /** {@code bench tar}: tar xf of linux-4.3.3.tar.xz (or --fraction of it) on --vcpus (default 4), seconds per system. */
+    private Integer tar() throws InterruptedException {
+        vcpus = vcpusOption == null ? 4 : vcpusOption;
+        if (vcpus < 1 || vcpus > TarRunner.HOST_CPUS) {
+            throw new UserErrors.UsageException("--vcpus must be 1.." + TarRunner.HOST_CPUS + " (the modelled host has "
+                    + TarRunner.HOST_CPUS + " cores), got " + vcpus);
+        }
+        if (!(fraction > 0) || fraction > 1) {
+            throw new UserErrors.UsageException("--fraction must be in (0, 1], got " + fraction);
+        }
+        positive("--runs", runs);
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        positive("--jobs", threads);
+        List<SystemKind> kinds = parseSystems();
+        CostModel costs = CostModel.presetOrFile(cost);
+        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
+        Tar.Params params = fraction == 1 ? Tar.Params.LINUX_4_3_3 : Tar.Params.LINUX_4_3_3.scaled(fraction);
+        String description = TarRunner.describe(params, vcpus) + String.format(Locale.ROOT,
+                ", %d run%s per system, seeds %d..%d, cost model %s", runs, runs == 1 ? "" : "s", seed, seed + runs - 1, costs.name());
+        long wallStart = System.nanoTime();
+        Map<String, List<TarRunner.Outcome>> bySystem = runPairs(kinds, threads, (k, r) -> TarRunner.run(
+                new TarRunner.Spec(k, vcpus, params, seed + r, costs, !noBatching), sinkFor(k, r, costs, "tar xf " + vcpus + " vCPUs")));
+        double wall = (System.nanoTime() - wallStart) / 1e9;
+        BenchReport report = BenchReport.of("tar", description, vcpus, runs, seed, costs.name(), bySystem, wall);
+        PrintStream o = System.out;
+        report.printTable(o);
+        o.println();
+        TarRunner.printPerSystem(o, bySystem);
+        String base = TarRunner.base(vcpus, params);
         List<Path> files = report.write(out, base);
         o.println();
         o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));

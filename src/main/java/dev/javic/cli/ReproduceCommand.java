@@ -19,11 +19,12 @@ import java.util.concurrent.Callable;
  * calibration cell beside the series' figures, and JSON, CSV and plots in {@code --out}.
  */
 @Command(name = "reproduce", mixinStandardHelpOptions = true,
-        description = "Reproduce the AVIC series' measurements: hackbench -p -l 100000 (10 groups) on 2 and 4 vCPUs, tar xf on "
-                + "4 vCPUs (not modelled yet), netperf TCP_RR 60 s on 1 vCPU; Vanilla, AVIC disabled and AVIC; 10 runs each.")
+        description = "Reproduce the AVIC series' measurements: hackbench -p -l 100000 (10 groups) on 2 and 4 vCPUs, tar xf "
+                + "linux-4.3.3.tar.xz on 4 vCPUs, netperf TCP_RR 60 s on 1 vCPU; Vanilla, AVIC disabled and AVIC; 10 runs each.")
 final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Scale the work down for a fast look and for CI: hackbench -l "
-            + Reproduction.QUICK_LOOPS + ", netperf " + (int) Reproduction.QUICK_NETPERF_SECONDS + " s, "
+            + Reproduction.QUICK_LOOPS + ", netperf " + (int) Reproduction.QUICK_NETPERF_SECONDS + " s, tar xf of "
+            + (int) (Reproduction.QUICK_TAR_FRACTION * 100) + " % of the tarball, "
             + Reproduction.QUICK_RUNS + " runs per system (unless --runs). Said in the output.")
     boolean quick;
 
@@ -38,6 +39,11 @@ final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--netperf-seconds", paramLabel = "S", description = "Override netperf -l (default 60; "
             + (int) Reproduction.QUICK_NETPERF_SECONDS + " with --quick). The output says the table is scaled.")
     Double netperfSeconds;
+
+    @Option(names = "--tar-fraction", paramLabel = "F", description = "Override the fraction of linux-4.3.3.tar.xz tar extracts "
+            + "(default 1; " + Reproduction.QUICK_TAR_FRACTION + " with --quick), in a guest with that fraction of the RAM. "
+            + "The output says the table is scaled.")
+    Double tarFraction;
 
     @Option(names = "--jobs", paramLabel = "J", description = "Runs simulated in parallel (default: the number of cores). "
             + "Results do not depend on it.")
@@ -59,7 +65,7 @@ final class ReproduceCommand implements Callable<Integer> {
     ChosenRunTraceOptions traceOptions;
 
     @Option(names = "--trace-cell", paramLabel = "CELL",
-            description = "With --trace: the workload of the traced run: hackbench-2, hackbench-4 or netperf (default hackbench-2).")
+            description = "With --trace: the workload of the traced run: hackbench-2, hackbench-4, tar or netperf (default hackbench-2).")
     String traceCell;
 
     @Override
@@ -73,6 +79,9 @@ final class ReproduceCommand implements Callable<Integer> {
         if (netperfSeconds != null && (!(netperfSeconds > 0) || netperfSeconds.isInfinite())) {
             throw new UserErrors.UsageException("--netperf-seconds must be positive, got " + netperfSeconds);
         }
+        if (tarFraction != null && (!(tarFraction > 0) || tarFraction > 1)) {
+            throw new UserErrors.UsageException("--tar-fraction must be in (0, 1], got " + tarFraction);
+        }
         int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
         positive("--jobs", threads);
         CostModel costs = CostModel.presetOrFile(cost);
@@ -83,6 +92,9 @@ final class ReproduceCommand implements Callable<Integer> {
         if (netperfSeconds != null) {
             config = config.withNetperfSeconds(netperfSeconds);
         }
+        if (tarFraction != null) {
+            config = config.withTarFraction(tarFraction);
+        }
 
         ChosenRunTraceOptions.Choice choice = traceOptions.choose(config.systems(), config.runs());
         Reproduction.Cell cell = null;
@@ -91,7 +103,7 @@ final class ReproduceCommand implements Callable<Integer> {
                 throw new UserErrors.UsageException("--trace-cell needs --trace OUT");
             }
             try {
-                cell = Reproduction.Cell.parseModelled(traceCell.strip());
+                cell = Reproduction.Cell.parse(traceCell.strip());
             } catch (IllegalArgumentException e) {
                 throw new UserErrors.UsageException("--trace-cell: " + e.getMessage());
             }

@@ -10,8 +10,10 @@ import dev.javic.experiment.RunPool;
 import dev.javic.experiment.Scenario;
 import dev.javic.experiment.SystemKind;
 import dev.javic.experiment.SystemStats;
+import dev.javic.experiment.TarRunner;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
+import dev.javic.workload.tar.Tar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -26,18 +28,18 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * {@code javic stat FILE|hackbench|netperf}: runs a scenario, or one run of a workload, on each system and
+ * {@code javic stat FILE|hackbench|tar|netperf}: runs a scenario, or one run of a workload, on each system and
  * reports its exits like {@code perf kvm stat report}, the systems side by side, and the interrupt latency
  * distributions.
  */
 @Command(name = "stat", mixinStandardHelpOptions = true,
-        description = {"Run a scenario FILE, or one run of the workload hackbench or netperf, on each system (default: "
+        description = {"Run a scenario FILE, or one run of the workload hackbench, tar or netperf, on each system (default: "
                 + "vanilla, avic-off and avic-on) and report its exits "
                 + "like 'perf kvm stat report' (exit reason, samples, samples%%, time%%, min/max/avg handling time, "
                 + "kvm_exit to the next kvm_entry), the systems side by side with how interrupts were delivered, "
                 + "and the interrupt latency from send to guest handler entry (p50/p90/p99/p99.9/max).",
-                "A first argument naming an existing file is a scenario; 'hackbench' or 'netperf' is a workload "
-                        + "(options --vcpus, --loops, --groups, --seconds as for 'bench'; --seed default 1, "
+                "A first argument naming an existing file is a scenario; 'hackbench', 'tar' or 'netperf' is a workload "
+                        + "(options --vcpus, --loops, --groups, --fraction, --seconds as for 'bench'; --seed default 1, "
                         + "--cost default " + CostModel.DEFAULT_PRESET + ").",
                 "All times are simulated. Exit status: 0 ok, 2 bad input."})
 final class StatCommand implements Callable<Integer> {
@@ -55,8 +57,11 @@ final class StatCommand implements Callable<Integer> {
     Path plot;
 
     @Option(names = "--vcpus", paramLabel = "N",
-            description = "Workloads: guest vCPUs, 1.." + HackbenchRunner.HOST_CPUS + " (default: 2 for hackbench; netperf runs 1).")
+            description = "Workloads: guest vCPUs, 1.." + HackbenchRunner.HOST_CPUS + " (default: 2 for hackbench, 4 for tar; netperf runs 1).")
     Integer vcpus;
+
+    @Option(names = "--fraction", paramLabel = "F", description = "tar: the fraction of linux-4.3.3.tar.xz to extract (default 1).")
+    Double fraction;
 
     @Option(names = "--loops", paramLabel = "L", description = "hackbench -l (default " + DEFAULT_LOOPS + ").")
     Integer loops;
@@ -81,18 +86,18 @@ final class StatCommand implements Callable<Integer> {
             return scenario();
         }
         String name = file.toString();
-        if (name.equals("hackbench") || name.equals("netperf")) {
+        if (name.equals("hackbench") || name.equals("tar") || name.equals("netperf")) {
             return workload(name);
         }
         throw new UserErrors.UsageException("no such scenario file or workload: " + name
-                + " (give a scenario file, hackbench or netperf)");
+                + " (give a scenario file, hackbench, tar or netperf)");
     }
 
     private Integer scenario() throws IOException {
         for (Object[] o : new Object[][] {{"--vcpus", vcpus}, {"--loops", loops}, {"--groups", groups},
-                {"--seconds", seconds}}) {
+                {"--seconds", seconds}, {"--fraction", fraction}}) {
             if (o[1] != null) {
-                throw new UserErrors.UsageException(o[0] + " is an option of the workloads (stat hackbench|netperf), "
+                throw new UserErrors.UsageException(o[0] + " is an option of the workloads (stat hackbench|tar|netperf), "
                         + "not of a scenario file");
             }
         }
@@ -108,7 +113,7 @@ final class StatCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** {@code stat hackbench|netperf}: one run of the workload per system, on the pool, with the stat sinks. */
+    /** {@code stat hackbench|tar|netperf}: one run of the workload per system, on the pool, with the stat sinks. */
     private Integer workload(String workload) throws IOException, InterruptedException {
         boolean hackbench = workload.equals("hackbench");
         List<SystemKind> systems = options.systemsOrAll();
@@ -116,7 +121,33 @@ final class StatCommand implements Callable<Integer> {
         int guestVcpus;
         String description;
         List<Callable<SystemStats>> tasks = new ArrayList<>();
-        if (hackbench) {
+        if (fraction != null && !workload.equals("tar")) {
+            throw new UserErrors.UsageException("--fraction is an option of tar, not of " + workload);
+        }
+        if (workload.equals("tar")) {
+            for (Object[] o : new Object[][] {{"--loops", loops}, {"--groups", groups}, {"--seconds", seconds}}) {
+                if (o[1] != null) {
+                    throw new UserErrors.UsageException(o[0] + " is not an option of tar");
+                }
+            }
+            guestVcpus = vcpus == null ? 4 : vcpus;
+            if (guestVcpus < 1 || guestVcpus > TarRunner.HOST_CPUS) {
+                throw new UserErrors.UsageException("--vcpus must be 1.." + TarRunner.HOST_CPUS + " (the modelled host has "
+                        + TarRunner.HOST_CPUS + " cores), got " + guestVcpus);
+            }
+            double f = fraction == null ? 1 : fraction;
+            if (!(f > 0) || f > 1) {
+                throw new UserErrors.UsageException("--fraction must be in (0, 1], got " + f);
+            }
+            int v = guestVcpus;
+            CostModel costs = costs();
+            Tar.Params params = f == 1 ? Tar.Params.LINUX_4_3_3 : Tar.Params.LINUX_4_3_3.scaled(f);
+            description = TarRunner.describe(params, v) + String.format(Locale.ROOT, ", seed %d, cost model %s", seed,
+                    costs.name());
+            for (SystemKind k : systems) {
+                tasks.add(() -> SystemStats.tar(new TarRunner.Spec(k, v, params, seed, costs, true), null));
+            }
+        } else if (hackbench) {
             if (seconds != null) {
                 throw new UserErrors.UsageException("--seconds is an option of netperf, not of hackbench");
             }

@@ -66,12 +66,8 @@ public final class ReproduceReport {
         out.println(h);
         for (CellResult cr : result.cells()) {
             StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-34s", rowTitle(cr)));
-            if (cr.report() == null) {
-                row.append("  ").append(Cell.NOT_MODELLED);
-            } else {
-                for (SystemKind k : c.systems()) {
-                    row.append(String.format(Locale.ROOT, "%16s", value(cr.cell(), cr.report().summary(k.label()).meanSeconds())));
-                }
+            for (SystemKind k : c.systems()) {
+                row.append(String.format(Locale.ROOT, "%16s", value(cr.cell(), cr.report().summary(k.label()).meanSeconds())));
             }
             out.println(row);
         }
@@ -81,10 +77,6 @@ public final class ReproduceReport {
         out.println("Spread and change vs Vanilla (sd, 95% confidence interval of the mean, Welch's t-test):");
         out.printf(Locale.ROOT, "%-24s %-15s %14s %12s  %-27s  %s%n", "workload", "system", "mean", "sd", "95% CI", "vs Vanilla");
         for (CellResult cr : result.cells()) {
-            if (cr.report() == null) {
-                out.printf(Locale.ROOT, "%-24s %s%n", cr.cell().title(), Cell.NOT_MODELLED);
-                continue;
-            }
             boolean first = true;
             for (BenchReport.SystemSummary s : cr.report().systems()) {
                 BenchReport.Comparison cmp = cr.report().comparison(s.system(), BASELINE);
@@ -101,10 +93,6 @@ public final class ReproduceReport {
         out.printf(Locale.ROOT, "%-24s %-15s %12s %12s %12s %12s %12s %12s%n", "workload", "system", "exits/s", "exits",
                 "interrupts", "halt exits", "doorbells", "host IPIs");
         for (CellResult cr : result.cells()) {
-            if (cr.report() == null) {
-                out.printf(Locale.ROOT, "%-24s %s%n", cr.cell().title(), Cell.NOT_MODELLED);
-                continue;
-            }
             boolean first = true;
             for (BenchReport.SystemSummary s : cr.report().systems()) {
                 out.printf(Locale.ROOT, "%-24s %-15s %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f%n", first ? cr.cell().title() : "",
@@ -223,6 +211,7 @@ public final class ReproduceReport {
         doc.put("groups", c.groups());
         doc.put("loops", c.loops());
         doc.put("netperfSeconds", c.netperfSeconds());
+        doc.put("tarFraction", c.tarFraction());
         doc.put("runs", c.runs());
         doc.put("seed", c.seed());
         doc.put("costModel", c.costs().name());
@@ -233,32 +222,27 @@ public final class ReproduceReport {
             m.put("cell", cr.cell().label());
             m.put("title", cr.cell().title());
             m.put("vcpus", cr.cell().vcpus());
-            m.put("modelled", cr.report() != null);
             m.put("description", cr.description());
-            if (cr.report() == null) {
-                m.put("status", Cell.NOT_MODELLED);
-            } else {
-                m.put("metric", cr.cell().metric().column());
-                m.put("files", cr.base());
-                List<Map<String, Object>> systems = new ArrayList<>();
-                for (BenchReport.SystemSummary s : cr.report().systems()) {
-                    Map<String, Object> sm = new LinkedHashMap<>();
-                    sm.put("system", s.system());
-                    sm.put("seriesName", s.seriesName());
-                    sm.put("mean", s.meanSeconds());
-                    sm.put("sd", s.sdSeconds());
-                    sm.put("ci95Low", s.ci95Low());
-                    sm.put("ci95High", s.ci95High());
-                    BenchReport.Comparison cmp = cr.report().comparison(s.system(), BASELINE);
-                    sm.put("changeVsVanillaPercent", cmp == null ? null : cmp.changePercent());
-                    sm.put("welchPVsVanilla", cmp == null ? null : cmp.welchP());
-                    sm.put("exitsPerSecond", s.exitsPerSecond());
-                    sm.put("interruptsDelivered", s.interruptsDelivered());
-                    sm.put("values", s.runs().stream().mapToDouble(BenchRun::value).toArray());
-                    systems.add(sm);
-                }
-                m.put("systems", systems);
+            m.put("metric", cr.cell().metric().column());
+            m.put("files", cr.base());
+            List<Map<String, Object>> systems = new ArrayList<>();
+            for (BenchReport.SystemSummary s : cr.report().systems()) {
+                Map<String, Object> sm = new LinkedHashMap<>();
+                sm.put("system", s.system());
+                sm.put("seriesName", s.seriesName());
+                sm.put("mean", s.meanSeconds());
+                sm.put("sd", s.sdSeconds());
+                sm.put("ci95Low", s.ci95Low());
+                sm.put("ci95High", s.ci95High());
+                BenchReport.Comparison cmp = cr.report().comparison(s.system(), BASELINE);
+                sm.put("changeVsVanillaPercent", cmp == null ? null : cmp.changePercent());
+                sm.put("welchPVsVanilla", cmp == null ? null : cmp.welchP());
+                sm.put("exitsPerSecond", s.exitsPerSecond());
+                sm.put("interruptsDelivered", s.interruptsDelivered());
+                sm.put("values", s.runs().stream().mapToDouble(BenchRun::value).toArray());
+                systems.add(sm);
             }
+            m.put("systems", systems);
             cells.add(m);
         }
         doc.put("cells", cells);
@@ -283,19 +267,12 @@ public final class ReproduceReport {
         return doc;
     }
 
-    /** One row per cell and system (tar: one row saying it is not modelled); no wall times, so it is reproducible. */
+    /** One row per cell and system; no wall times, so it is reproducible. */
     String csv() {
         StringBuilder b = new StringBuilder("cell,vcpus,system,runs,metric,mean,sd,ci95_low,ci95_high,change_vs_vanilla_percent,"
                 + "welch_p_vs_vanilla,exits_per_second,interrupts_delivered,status\n");
         Reproduction.Config c = result.config();
         for (CellResult cr : result.cells()) {
-            if (cr.report() == null) {
-                for (SystemKind k : c.systems()) {
-                    b.append(String.format(Locale.ROOT, "%s,%d,%s,0,%s,,,,,,,,,%s%n", cr.cell().label(), cr.cell().vcpus(),
-                            k.label(), metricKey(cr.cell()), "not modelled yet (docs/tar.md)"));
-                }
-                continue;
-            }
             for (BenchReport.SystemSummary s : cr.report().systems()) {
                 BenchReport.Comparison cmp = cr.report().comparison(s.system(), BASELINE);
                 b.append(String.format(Locale.ROOT, "%s,%d,%s,%d,%s,%.9g,%.9g,%s,%s,%s,%s,%.1f,%.1f,ok%n", cr.cell().label(),
@@ -315,7 +292,7 @@ public final class ReproduceReport {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.9g", v);
     }
 
-    /** Each modelled cell's mean relative to Vanilla (= 100), one bar per system: the series' table at a glance. */
+    /** Each cell's mean relative to Vanilla (= 100), one bar per system: the series' table at a glance. */
     private void plot(Path png) throws IOException {
         System.setProperty("java.awt.headless", "true");
         Reproduction.Config c = result.config();
@@ -325,16 +302,11 @@ public final class ReproduceReport {
                 .yAxisTitle("% of Vanilla").build();
         List<String> names = new ArrayList<>();
         for (CellResult cr : result.cells()) {
-            if (cr.report() != null) {
-                names.add(cr.cell().title());
-            }
+            names.add(cr.cell().title());
         }
         for (SystemKind k : c.systems()) {
             List<Double> values = new ArrayList<>();
             for (CellResult cr : result.cells()) {
-                if (cr.report() == null) {
-                    continue;
-                }
                 BenchReport.SystemSummary base = cr.report().summary(BASELINE);
                 double v = cr.report().summary(k.label()).meanSeconds();
                 values.add(base == null || base.meanSeconds() == 0 ? v : 100 * v / base.meanSeconds());

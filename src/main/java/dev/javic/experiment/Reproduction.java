@@ -3,6 +3,7 @@ package dev.javic.experiment;
 import dev.javic.sim.CostModel;
 import dev.javic.trace.TraceSink;
 import dev.javic.workload.Hackbench;
+import dev.javic.workload.tar.Tar;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,31 +30,28 @@ public final class Reproduction {
     public static final int QUICK_LOOPS = 1_000;
     public static final double QUICK_NETPERF_SECONDS = 5;
     public static final int QUICK_RUNS = 5;
+    /** {@code --quick}: tar xf of a tenth of the tarball's files, directories and bytes, in a guest with a tenth of the RAM. */
+    public static final double QUICK_TAR_FRACTION = 0.1;
 
     /** The series' calibration cell, hackbench on 2 vCPUs {@code -l 100000}, in seconds (Carrizo, 2016). */
     public static final Map<String, Double> SERIES_HACKBENCH_2 = Map.of("vanilla", 273.76, "avic-off", 260.51, "avic-on", 248.53);
 
     /** The rows of the series' table, in its order. */
     public enum Cell {
-        HACKBENCH_2("hackbench-2", "hackbench 2 vCPUs", 2, true, BenchReport.Metric.TIME),
-        HACKBENCH_4("hackbench-4", "hackbench 4 vCPUs", 4, true, BenchReport.Metric.TIME),
-        TAR_4("tar", "tar xf 4 vCPUs", 4, false, BenchReport.Metric.TIME),
-        NETPERF_1("netperf", "netperf TCP_RR 1 vCPU", 1, true, BenchReport.Metric.TRANSACTIONS);
-
-        /** What a row says when its workload has no model yet. */
-        public static final String NOT_MODELLED = "not modelled yet — see docs/tar.md";
+        HACKBENCH_2("hackbench-2", "hackbench 2 vCPUs", 2, BenchReport.Metric.TIME),
+        HACKBENCH_4("hackbench-4", "hackbench 4 vCPUs", 4, BenchReport.Metric.TIME),
+        TAR_4("tar", "tar xf 4 vCPUs", 4, BenchReport.Metric.TIME),
+        NETPERF_1("netperf", "netperf TCP_RR 1 vCPU", 1, BenchReport.Metric.TRANSACTIONS);
 
         private final String label;
         private final String title;
         private final int vcpus;
-        private final boolean modelled;
         private final BenchReport.Metric metric;
 
-        Cell(String label, String title, int vcpus, boolean modelled, BenchReport.Metric metric) {
+        Cell(String label, String title, int vcpus, BenchReport.Metric metric) {
             this.label = label;
             this.title = title;
             this.vcpus = vcpus;
-            this.modelled = modelled;
             this.metric = metric;
         }
 
@@ -69,26 +67,19 @@ public final class Reproduction {
             return vcpus;
         }
 
-        public boolean modelled() {
-            return modelled;
-        }
-
         public BenchReport.Metric metric() {
             return metric;
         }
 
-        /** A cell that can be run (and traced), by label; tar is refused in words. */
-        public static Cell parseModelled(String s) {
+        /** A cell by label (tar also as tar-4, tar-4vcpu, ...). */
+        public static Cell parse(String s) {
             for (Cell c : values()) {
                 if (c.label.equalsIgnoreCase(s) || (c == TAR_4 && s.toLowerCase(Locale.ROOT).startsWith("tar"))) {
-                    if (!c.modelled) {
-                        throw new IllegalArgumentException("'" + s + "': tar is " + NOT_MODELLED);
-                    }
                     return c;
                 }
             }
             throw new IllegalArgumentException("unknown cell '" + s + "' (choose " + Arrays.stream(values())
-                    .filter(Cell::modelled).map(Cell::label).collect(Collectors.joining(", ")) + ")");
+                    .map(Cell::label).collect(Collectors.joining(", ")) + ")");
         }
     }
 
@@ -99,16 +90,20 @@ public final class Reproduction {
      * @param groups         hackbench -g
      * @param loops          hackbench -l
      * @param netperfSeconds netperf -l
+     * @param tarFraction    the fraction of linux-4.3.3.tar.xz that tar extracts (1: all of it)
      * @param runs           runs per system and cell
      * @param seed           seed of run 0; run r uses seed + r
      * @param costs          the cost model
      * @param systems        the systems, in column order
      */
-    public record Config(boolean quick, int groups, int loops, double netperfSeconds, int runs, long seed, CostModel costs,
-                         List<SystemKind> systems) {
+    public record Config(boolean quick, int groups, int loops, double netperfSeconds, double tarFraction, int runs, long seed,
+                         CostModel costs, List<SystemKind> systems) {
         public Config {
             if (groups < 1 || loops < 1 || runs < 1 || !(netperfSeconds > 0) || Double.isInfinite(netperfSeconds)) {
                 throw new IllegalArgumentException("groups, loops, runs and seconds must be positive");
+            }
+            if (!(tarFraction > 0) || tarFraction > 1) {
+                throw new IllegalArgumentException("the tar fraction must be in (0, 1]");
             }
             systems = List.copyOf(systems);
             if (systems.isEmpty()) {
@@ -119,16 +114,25 @@ public final class Reproduction {
         /** The series' table, or {@code --quick}'s scaled-down one; {@code runs}, when not null, overrides the count. */
         public static Config of(boolean quick, Integer runs, long seed, CostModel costs) {
             return new Config(quick, SERIES_GROUPS, quick ? QUICK_LOOPS : SERIES_LOOPS,
-                    quick ? QUICK_NETPERF_SECONDS : SERIES_NETPERF_SECONDS,
+                    quick ? QUICK_NETPERF_SECONDS : SERIES_NETPERF_SECONDS, quick ? QUICK_TAR_FRACTION : 1,
                     runs != null ? runs : quick ? QUICK_RUNS : SERIES_RUNS, seed, costs, List.of(SystemKind.values()));
         }
 
         public Config withLoops(int l) {
-            return new Config(quick, groups, l, netperfSeconds, runs, seed, costs, systems);
+            return new Config(quick, groups, l, netperfSeconds, tarFraction, runs, seed, costs, systems);
         }
 
         public Config withNetperfSeconds(double s) {
-            return new Config(quick, groups, loops, s, runs, seed, costs, systems);
+            return new Config(quick, groups, loops, s, tarFraction, runs, seed, costs, systems);
+        }
+
+        public Config withTarFraction(double f) {
+            return new Config(quick, groups, loops, netperfSeconds, f, runs, seed, costs, systems);
+        }
+
+        /** The tarball tar extracts. */
+        public Tar.Params tarParams() {
+            return tarFraction == 1 ? Tar.Params.LINUX_4_3_3 : Tar.Params.LINUX_4_3_3.scaled(tarFraction);
         }
 
         /** Whether hackbench runs at the series' scale, so the calibration cell can be compared with its figures. */
@@ -148,6 +152,10 @@ public final class Reproduction {
             if (netperfSeconds != SERIES_NETPERF_SECONDS) {
                 parts.add("netperf -l " + fmt(netperfSeconds) + " s instead of " + fmt(SERIES_NETPERF_SECONDS) + " s");
             }
+            if (tarFraction != 1) {
+                parts.add("tar xf of " + fmt(tarFraction * 100) + " % of the tarball's files and bytes (and of the guest's RAM) "
+                        + "instead of all of it");
+            }
             if (runs != SERIES_RUNS) {
                 parts.add(runs + " run" + (runs == 1 ? "" : "s") + " per system instead of " + SERIES_RUNS);
             }
@@ -159,7 +167,7 @@ public final class Reproduction {
             return switch (cell) {
                 case HACKBENCH_2, HACKBENCH_4 -> String.format(Locale.ROOT, "hackbench-%dvcpu-g%d-l%d", cell.vcpus(), groups, loops);
                 case NETPERF_1 -> "netperf-tcp_rr-" + fmt(netperfSeconds) + "s";
-                case TAR_4 -> "tar-4vcpu";
+                case TAR_4 -> TarRunner.base(cell.vcpus(), tarParams());
             };
         }
 
@@ -176,7 +184,7 @@ public final class Reproduction {
                 case NETPERF_1 -> String.format(Locale.ROOT,
                         "netperf -t TCP_RR -l %s (1-byte request/response) over virtio-net + vhost-net, tap, bridge; 1 vCPU; %s",
                         fmt(netperfSeconds), runsText);
-                case TAR_4 -> "tar xf linux-4.3.3.tar.xz, 4 vCPUs: " + Cell.NOT_MODELLED;
+                case TAR_4 -> TarRunner.describe(tarParams(), cell.vcpus()) + "; " + runsText;
             };
         }
     }
@@ -191,14 +199,14 @@ public final class Reproduction {
     public record TraceChoice(Cell cell, SystemKind system, int run, SinkFactory sinks) {
     }
 
-    /** One cell's outcome: its report, or null for a cell that is not modelled. */
+    /** One cell's outcome: its description, file name and report. */
     public record CellResult(Cell cell, String description, String base, BenchReport report) {
     }
 
     /** The whole table. {@code wallSeconds} is the wall time of all runs; {@code jobs} the threads used. */
     public record Result(Config config, List<CellResult> cells, double wallSeconds, int jobs) {
         public double simulatedSeconds() {
-            return cells.stream().filter(c -> c.report() != null).mapToDouble(c -> c.report().simulatedSeconds()).sum();
+            return cells.stream().mapToDouble(c -> c.report().simulatedSeconds()).sum();
         }
 
         public double simulatedPerWallSecond() {
@@ -219,7 +227,7 @@ public final class Reproduction {
     /** Runs in a cell x system x run order that puts the longest runs first (the pool then balances the tail). */
     private static List<Task> tasks(Config config) {
         List<Task> tasks = new ArrayList<>();
-        for (Cell cell : List.of(Cell.HACKBENCH_4, Cell.HACKBENCH_2, Cell.NETPERF_1)) {
+        for (Cell cell : List.of(Cell.HACKBENCH_4, Cell.HACKBENCH_2, Cell.NETPERF_1, Cell.TAR_4)) {
             for (int r = 0; r < config.runs(); r++) {
                 for (SystemKind k : config.systems()) {
                     tasks.add(new Task(cell, k, r));
@@ -263,10 +271,6 @@ public final class Reproduction {
 
         List<CellResult> cells = new ArrayList<>();
         for (Cell cell : Cell.values()) {
-            if (!cell.modelled()) {
-                cells.add(new CellResult(cell, config.describe(cell), config.base(cell), null));
-                continue;
-            }
             Map<String, List<BenchRun>> bySystem = new LinkedHashMap<>();
             double cellWall = 0;
             for (SystemKind k : config.systems()) {
@@ -278,7 +282,12 @@ public final class Reproduction {
                 }
                 bySystem.put(k.label(), list);
             }
-            BenchReport report = BenchReport.of(cell == Cell.NETPERF_1 ? "netperf" : "hackbench", config.describe(cell),
+            String workload = switch (cell) {
+                case NETPERF_1 -> "netperf";
+                case TAR_4 -> "tar";
+                default -> "hackbench";
+            };
+            BenchReport report = BenchReport.of(workload, config.describe(cell),
                     cell.vcpus(), config.runs(), config.seed(), config.costs().name(), cell.metric(), bySystem, cellWall);
             cells.add(new CellResult(cell, config.describe(cell), config.base(cell), report));
         }
@@ -292,7 +301,8 @@ public final class Reproduction {
                     Hackbench.Params.of(config.groups(), config.loops()), seed, config.costs(), true), sink);
             case NETPERF_1 -> NetperfRunner.run(NetperfRunner.Spec.of(t.system(), config.netperfSeconds(), seed, config.costs()),
                     sink);
-            case TAR_4 -> throw new IllegalStateException("tar is " + Cell.NOT_MODELLED);
+            case TAR_4 -> TarRunner.run(new TarRunner.Spec(t.system(), t.cell().vcpus(), config.tarParams(), seed, config.costs(),
+                    true), sink);
         };
     }
 

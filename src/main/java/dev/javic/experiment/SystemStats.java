@@ -13,7 +13,7 @@ import dev.javic.trace.TraceSink;
  * @param seed        the run's root seed
  * @param costModel   the name of its cost model
  * @param simulatedNs simulated time the run took
- * @param result      the scenario's result, or null for a workload run ({@code stat hackbench|netperf})
+ * @param result      the scenario's result, or null for a workload run ({@code stat hackbench|tar|netperf})
  * @param exits       exits by reason and how interrupts were delivered ({@code perf kvm stat} style)
  * @param latency     interrupt latency distributions, send to handler entry
  */
@@ -40,6 +40,16 @@ public record SystemStats(SystemKind system, long seed, String costModel, long s
         ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), HackbenchRunner.HOST_CPUS, spec.vcpus());
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), spec.vcpus());
         HackbenchRunner.Outcome o = HackbenchRunner.run(spec, TeeSink.of(exits, latency, extra));
+        return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
+                exits, latency);
+    }
+
+    /** One tar xf run ({@link TarRunner}) with the statistics sinks and {@code extra} (may be null). */
+    public static SystemStats tar(TarRunner.Spec spec, TraceSink extra) {
+        CostModel costs = spec.costs();
+        ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), TarRunner.HOST_CPUS, spec.vcpus());
+        IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), spec.vcpus());
+        TarRunner.Outcome o = TarRunner.run(spec, TeeSink.of(exits, latency, extra));
         return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
                 exits, latency);
     }

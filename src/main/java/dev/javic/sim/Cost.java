@@ -77,6 +77,26 @@ public enum Cost {
     GUEST_WAIT_REAP("guest.wait_reap"),
     HACKBENCH_USER_PER_MESSAGE("workload.hackbench.user_per_message"),
 
+    // tar xf: pipes of 8 KiB writes, ext4 file creation and page-cache writes, writeback, jbd2, virtio-blk.
+    GUEST_PIPE_COPY_UNIT("guest.pipe_copy_2k"),
+    GUEST_FS_CREATE("guest.fs.open_create"),
+    GUEST_FS_MKDIR("guest.fs.mkdir"),
+    GUEST_FS_WRITE("guest.fs.write"),
+    GUEST_FS_WRITE_PER_PAGE("guest.fs.write_page_cache"),
+    GUEST_FS_CLOSE_UTIME("guest.fs.close_utime"),
+    GUEST_WRITEBACK_PER_PAGE("guest.writeback.per_page"),
+    GUEST_BLK_SUBMIT_REQUEST("guest.blk.submit_request"),
+    GUEST_JBD2_COMMIT("guest.jbd2.commit"),
+    GUEST_BLK_IRQ("guest.blk.virtblk_irq"),
+    GUEST_BLK_COMPLETE_REQUEST("guest.blk.complete_request"),
+    GUEST_BLK_END_PAGE("guest.blk.end_page_writeback"),
+    XZ_DECOMPRESS_PER_KIB("workload.xz.decompress_per_kib"),
+    TAR_USER_PER_MEMBER("workload.tar.user_per_member"),
+    HOST_BLK_HANDLE_REQUEST("host.blk.handle_request"),
+    HOST_BLK_COMPLETE("host.blk.complete"),
+    DEVICE_BLK_LATENCY("device.blk.latency"),
+    DEVICE_BLK_PER_KIB("device.blk.per_kib"),
+
     // The guest's network paths for netperf TCP_RR (virtio-net driver, NAPI, TCP), in guest cycles.
     GUEST_NET_TCP_SENDMSG("guest.net.tcp_sendmsg"),
     GUEST_NET_VIRTIO_XMIT("guest.net.virtio_net_xmit"),

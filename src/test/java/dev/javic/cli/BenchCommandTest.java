@@ -47,7 +47,7 @@ class BenchCommandTest {
 
     @Test
     void badInputIsOneLineAndExitTwo() throws IOException {
-        assertOneLineError(CliTest.javic("bench", "tar"), "unknown workload 'tar'");
+        assertOneLineError(CliTest.javic("bench", "kernbench"), "unknown workload 'kernbench'");
         assertOneLineError(CliTest.javic("bench", "hackbench", "--systems", "avic-on,kvm-magic"), "unknown system 'kvm-magic'");
         assertOneLineError(CliTest.javic("bench", "hackbench", "--runs", "0"), "--runs must be positive");
         assertOneLineError(CliTest.javic("bench", "hackbench", "--loops", "-3"), "--loops must be positive");

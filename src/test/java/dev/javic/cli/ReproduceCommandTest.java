@@ -16,7 +16,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code javic reproduce} on a tiny configuration (hackbench -l 3, netperf 0.02 s, 2 runs): the series'
+ * {@code javic reproduce} on a tiny configuration (hackbench -l 3, netperf 0.02 s, 1 % of the tarball, 2 runs): the series'
  * four rows, the files, independence from --jobs; and {@code --trace} of one chosen run on bench and reproduce.
  */
 @Isolated
@@ -24,7 +24,8 @@ class ReproduceCommandTest {
     @TempDir
     Path dir;
 
-    private static final String[] TINY = {"--quick", "--loops", "3", "--netperf-seconds", "0.02", "--runs", "2"};
+    private static final String[] TINY = {"--quick", "--loops", "3", "--netperf-seconds", "0.02", "--tar-fraction", "0.01",
+        "--runs", "2"};
 
     private static String[] args(String[] head, String... tail) {
         String[] all = new String[head.length + tail.length + 1];
@@ -46,7 +47,8 @@ class ReproduceCommandTest {
         assertThat(o.code()).as(o.out() + o.err()).isZero();
         String out = o.out();
         assertThat(out).contains("QUICK (--quick)").contains("hackbench -l 3 instead of -l 100000")
-                .contains("netperf -l 0.02 s instead of 60 s").contains("2 runs per system instead of 10");
+                .contains("netperf -l 0.02 s instead of 60 s").contains("2 runs per system instead of 10")
+                .contains("tar xf of 1 % of the tarball's files and bytes");
         // the four rows of the series, in its order, and the three columns
         List<String> rows = out.lines().toList();
         int hb2 = indexOf(rows, "hackbench 2 vCPUs (s)");
@@ -56,20 +58,23 @@ class ReproduceCommandTest {
         assertThat(hb2).isNotNegative().isLessThan(hb4);
         assertThat(hb4).isLessThan(tar);
         assertThat(tar).isLessThan(np);
-        assertThat(rows.get(tar)).contains("not modelled yet — see docs/tar.md");
+        assertThat(rows.get(tar).substring("tar xf 4 vCPUs (s)".length()).strip().split("\\s+")).hasSize(3)
+                .allSatisfy(v -> assertThat(Double.parseDouble(v)).isPositive());
         assertThat(rows.get(hb2 - 1)).contains("Vanilla").contains("AVIC disabled").contains("AVIC");
         assertThat(out).contains("95% CI").contains("Welch").contains("vs Vanilla").contains("exits/s").contains("interrupts")
                 .contains("273.76").contains("260.51").contains("248.53")
                 .contains("simulated seconds per wall second").contains("wall time:");
         for (String f : List.of("reproduce-quick.json", "reproduce-quick.csv", "reproduce-quick.png",
-                "hackbench-2vcpu-g10-l3.json", "hackbench-4vcpu-g10-l3.csv", "netperf-tcp_rr-0.02s.png")) {
+                "hackbench-2vcpu-g10-l3.json", "hackbench-4vcpu-g10-l3.csv", "netperf-tcp_rr-0.02s.png", "tar-4vcpu-f0.01.json",
+                "tar-4vcpu-f0.01.png")) {
             assertThat(dir.resolve(f)).exists();
             assertThat(Files.size(dir.resolve(f))).as(f).isPositive();
         }
         JsonNode doc = new ObjectMapper().readTree(dir.resolve("reproduce-quick.json").toFile());
         assertThat(doc.get("quick").asBoolean()).isTrue();
         assertThat(doc.get("cells")).hasSize(4);
-        assertThat(doc.get("cells").get(2).get("status").asText()).contains("not modelled");
+        assertThat(doc.get("cells").get(2).get("cell").asText()).isEqualTo("tar");
+        assertThat(doc.get("cells").get(2).get("systems")).hasSize(3);
         assertThat(doc.get("cells").get(0).get("systems")).hasSize(3);
         assertThat(doc.get("calibration").get("vanilla").get("seriesSeconds").asDouble()).isEqualTo(273.76);
         assertThat(Files.readAllLines(dir.resolve("reproduce-quick.csv"))).hasSize(1 + 4 * 3);
@@ -91,7 +96,7 @@ class ReproduceCommandTest {
         assertThat(CliTest.javic(args(TINY, "--out", a.toString(), "--jobs", "1")).code()).isZero();
         assertThat(CliTest.javic(args(TINY, "--out", b.toString(), "--jobs", "2")).code()).isZero();
         for (String f : List.of("reproduce-quick.csv", "hackbench-2vcpu-g10-l3.csv", "hackbench-4vcpu-g10-l3.csv",
-                "netperf-tcp_rr-0.02s.csv")) {
+                "netperf-tcp_rr-0.02s.csv", "tar-4vcpu-f0.01.csv")) {
             assertThat(Files.readString(b.resolve(f))).as(f).isEqualTo(Files.readString(a.resolve(f)));
         }
     }
@@ -144,8 +149,8 @@ class ReproduceCommandTest {
         assertOneLineError(CliTest.javic("reproduce", "--trace-cell", "netperf"), "--trace-cell needs --trace OUT");
         assertOneLineError(CliTest.javic("reproduce", "--trace-run", "1"), "--trace-run needs --trace OUT");
         String out = dir.resolve("t.json").toString();
-        assertOneLineError(CliTest.javic("reproduce", "--trace", out, "--trace-cell", "tar"),
-                "tar is not modelled yet — see docs/tar.md");
+        assertOneLineError(CliTest.javic("reproduce", "--tar-fraction", "0"), "--tar-fraction must be in (0, 1]");
+        assertOneLineError(CliTest.javic("reproduce", "--tar-fraction", "1.5"), "--tar-fraction must be in (0, 1]");
         assertOneLineError(CliTest.javic("reproduce", "--trace", out, "--trace-cell", "kernbench"), "unknown cell 'kernbench'");
         assertOneLineError(CliTest.javic("reproduce", "--quick", "--trace", out, "--trace-run", "5"), "--trace-run must be 0..4");
         assertOneLineError(CliTest.javic("reproduce", "--trace", out, "--trace-system", "xen"), "unknown system 'xen'");

@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.javic.experiment.HackbenchRunner;
 import dev.javic.experiment.NetperfRunner;
 import dev.javic.experiment.SystemKind;
+import dev.javic.experiment.TarRunner;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
+import dev.javic.workload.tar.Tar;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
@@ -21,7 +23,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code javic stat hackbench|netperf}: one run of the workload per system with the stat sinks attached; the
+ * {@code javic stat hackbench|tar|netperf}: one run of the workload per system with the stat sinks attached; the
  * report's exit totals equal the exits the run counted; anything that is neither a file nor a workload is one
  * line, exit 2.
  */
@@ -61,6 +63,31 @@ class StatWorkloadCommandTest {
             NetperfRunner.Outcome run = NetperfRunner.run(NetperfRunner.Spec.of(k, 1, 1, costs));
             assertExitsEqual(s, run.exits(), run.exitsByReason());
         }
+    }
+
+    @Test
+    void tarStatTotalsEqualTheRunsExitCountsPerSystem() throws IOException {
+        CliTest.Outcome o = CliTest.javic("stat", "tar", "--fraction", "0.01", "--json");
+        assertThat(o.code()).as(o.err()).isZero();
+        JsonNode doc = new ObjectMapper().readTree(o.out());
+        assertThat(doc.get("workload").asText()).isEqualTo("tar");
+        assertThat(doc.get("description").asText()).contains("516 files").contains("4 vCPUs");
+        assertThat(doc.get("systems")).hasSize(3);
+        CostModel costs = CostModel.presetOrFile(CostModel.DEFAULT_PRESET);
+        for (JsonNode s : doc.get("systems")) {
+            SystemKind k = SystemKind.parse(s.get("system").asText());
+            TarRunner.Outcome run = TarRunner.run(new TarRunner.Spec(k, 4, Tar.Params.LINUX_4_3_3.scaled(0.01), 1, costs, true));
+            assertExitsEqual(s, run.exits(), run.exitsByReason());
+        }
+        CliTest.Outcome bad = CliTest.javic("stat", "tar", "--loops", "3");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("--loops is not an option of tar");
+        CliTest.Outcome frac = CliTest.javic("stat", "hackbench", "--fraction", "0.5");
+        assertThat(frac.code()).isEqualTo(2);
+        assertThat(frac.err()).contains("--fraction is an option of tar");
+        CliTest.Outcome zero = CliTest.javic("stat", "tar", "--fraction", "0");
+        assertThat(zero.code()).isEqualTo(2);
+        assertThat(zero.err()).contains("--fraction must be in (0, 1]");
     }
 
     private static void assertExitsEqual(JsonNode system, long exits, Map<String, Long> byReason) {

@@ -19,6 +19,7 @@ public final class KernelCpu implements GuestProgram {
     // Linux x86 vectors (arch/x86/include/asm/irq_vectors.h).
     public static final int LOCAL_TIMER_VECTOR = 0xEF;
     public static final int RESCHEDULE_VECTOR = 0xFD;
+    public static final int CALL_FUNCTION_SINGLE_VECTOR = 0xFB;
     /** APIC timer: divide by 16 (__setup_APIC_LVTT), KVM's bus at 1 GHz. */
     static final int TIMER_DIVIDE = 16;
     /** The cost of the NOTE action (a vDSO clock read), in cycles. */
@@ -44,6 +45,9 @@ public final class KernelCpu implements GuestProgram {
     private static final int C_IPI_TAKE = 21;
     private static final int C_IPI_ACTIVATE = 22;
     private static final int C_IRQ_EXIT = 23;
+    private static final int C_BLK_IRQ = 24;
+    private static final int C_BLK_DONE = 25;
+    private static final int C_CSD_TAKE = 26;
 
     final Kernel k;
     final int id;
@@ -63,6 +67,8 @@ public final class KernelCpu implements GuestProgram {
     private final int[] ipiTaken;
     private int ipiTakenCount;
     private final long[] balanceWork = new long[1];
+    /** Block requests this CPU's interrupt handler completes now (its own, or those another CPU queued here). */
+    private int blkDone;
 
     // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).
     private int[] planWrites = new int[16];
@@ -125,6 +131,13 @@ public final class KernelCpu implements GuestProgram {
         }
         ctx = IRQ;
         queue[IRQ].clear();
+        if (k.block != null && vector == k.block.vector) {
+            // handle_edge_irq: the APIC is acked first, then virtblk_done reaps the used ring.
+            k.block.interrupts++;
+            emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+            cont[IRQ] = C_BLK_IRQ;
+            return;
+        }
         switch (vector) {
             case LOCAL_TIMER_VECTOR -> {
                 k.stats.timerInterrupts++;
@@ -136,6 +149,10 @@ public final class KernelCpu implements GuestProgram {
                 k.stats.reschedInterrupts++;
                 emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
                 cont[IRQ] = C_IPI_TAKE;
+            }
+            case CALL_FUNCTION_SINGLE_VECTOR -> {
+                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                cont[IRQ] = C_CSD_TAKE;
             }
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRQ_EXIT;
             default -> {
@@ -222,6 +239,23 @@ public final class KernelCpu implements GuestProgram {
                 ipiTakenCount = 0;
                 cont[IRQ] = C_IRQ_EXIT;
             }
+            case C_BLK_IRQ -> blockInterrupt();
+            case C_BLK_DONE -> {
+                k.blockCompleted(this, blkDone, now);
+                blkDone = 0;
+                cont[IRQ] = C_IRQ_EXIT;
+            }
+            case C_CSD_TAKE -> {
+                // generic_smp_call_function_single_interrupt: the completions other CPUs' interrupts queued here.
+                BlockLayer b = k.block;
+                blkDone = b.remoteRequests[id];
+                long bytes = b.remoteBytes[id];
+                b.remoteRequests[id] = 0;
+                b.remoteBytes[id] = 0;
+                FsCosts f = k.fsCosts;
+                emitWork(IRQ, k.costs.irqEntryExit() + blkDone * f.completeRequest() + FsCosts.pages(bytes) * f.endPage());
+                cont[IRQ] = C_BLK_DONE;
+            }
             case C_IRQ_EXIT -> {
                 if (plan.active) {
                     // Return to a task through the scheduler's path: the CPU hands back what was left of the
@@ -235,6 +269,49 @@ public final class KernelCpu implements GuestProgram {
             }
             default -> throw new IllegalStateException("cpu " + id + ": no continuation in context " + c);
         }
+    }
+
+    /**
+     * virtblk_done: reap the used ring; blk-mq completes each request on the CPU that submitted it, so a request
+     * of another CPU (which shares no cache with this one) is queued on its call_single_queue with an IPI when
+     * that queue was empty (blk_mq_ipi_complete_request, QUEUE_FLAG_SAME_COMP); this CPU's own are completed here.
+     */
+    private void blockInterrupt() {
+        BlockLayer b = k.block;
+        int n = b.vq.reap();
+        long localBytes = 0;
+        blkDone = 0;
+        FsCosts f = k.fsCosts;
+        long work = k.costs.irqEntryExit() + f.blkIrq();
+        for (int i = 0; i < n; i++) {
+            long bytes = b.oldestBytes();
+            int cpu = b.popCompleted();
+            if (cpu == id) {
+                blkDone++;
+                localBytes += bytes;
+            } else {
+                b.remoteCompletions++;
+                if (b.remoteRequests[cpu]++ == 0) {
+                    sendIpiFromIrq(cpu, CALL_FUNCTION_SINGLE_VECTOR);
+                }
+                b.remoteBytes[cpu] += bytes;
+            }
+        }
+        emitWork(IRQ, work + blkDone * f.completeRequest() + FsCosts.pages(localBytes) * f.endPage());
+        cont[IRQ] = C_BLK_DONE;
+    }
+
+    /** An IPI sent from an interrupt handler: as {@link #sendRescheduleIpi}, in the handler's context. */
+    private void sendIpiFromIrq(int target, int vector) {
+        if (vector == RESCHEDULE_VECTOR) {
+            k.stats.reschedIpisSent++;
+        } else {
+            k.stats.callFunctionIpisSent++;
+        }
+        emitWork(IRQ, k.costs.ipiSend());
+        emit(IRQ, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
+        apicWrite(IRQ, GuestKernel.ICR2, (1L << target) << 24);
+        apicWrite(IRQ, GuestKernel.ICR, vector | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
     }
 
     /** APIC set-up as Linux does it in flat logical mode, then the periodic LAPIC timer at HZ. */
@@ -283,6 +360,7 @@ public final class KernelCpu implements GuestProgram {
         }
         k.checkPreemptTick(rq, now);
         long work = k.periodicBalance(rq, now, rq.curr < 0);
+        k.runTimers(this, now);
         emitWork(IRQ, work);
         cont[IRQ] = C_IRQ_EXIT;
     }
@@ -337,13 +415,17 @@ public final class KernelCpu implements GuestProgram {
 
     private long userCycles(Task t, int kind) {
         return switch (kind) {
-            case Action.COMPUTE, Action.NOTE -> 0;
+            case Action.COMPUTE, Action.NOTE, Action.WRITE_MORE, Action.READ_MORE, Action.WAIT_DIRTY, Action.SUBMIT_IO,
+                 Action.WAIT_IO, Action.SLEEP -> 0;
             default -> t.userCycles;
         };
     }
 
-    private long opCycles(int kind) {
+    private long opCycles(int kind, long action) {
         return switch (kind) {
+            case Action.WRITE_MORE, Action.READ_MORE -> k.fsCosts.pipeCopyUnit();
+            case Action.FS -> k.fsCosts.fs(action);
+            case Action.SUBMIT_IO -> k.fsCosts.submit(Action.arg(action), k.block.maxRequestBytes);
             case Action.WRITE -> k.costs.pipeWrite();
             case Action.READ -> k.costs.pipeRead();
             case Action.POLL -> k.costs.poll();
@@ -381,8 +463,10 @@ public final class KernelCpu implements GuestProgram {
                 post = 0;
             } else {
                 boolean retry = first && t.retry;
-                pre = (retry ? 0 : k.costs.syscallEntry()) + opCycles(kind);
-                post = kind == Action.EXIT ? 0 : k.costs.syscallExit();
+                // The later parts of a long pipe transfer and a kernel thread's work enter no system call.
+                boolean inKernel = kind == Action.WRITE_MORE || kind == Action.READ_MORE || Action.isKernelThreadWork(kind);
+                pre = (retry || inKernel ? 0 : k.costs.syscallEntry()) + opCycles(kind, a);
+                post = kind == Action.EXIT || inKernel ? 0 : k.costs.syscallExit();
             }
             long opStart = off - done;
             long effect = opStart + user + pre;
@@ -423,6 +507,14 @@ public final class KernelCpu implements GuestProgram {
     private boolean isCertain(Task t, int kind, long action, long at) {
         if (kind == Action.NOTE) {
             return true;
+        }
+        if (kind == Action.FS) {
+            return Action.fsOp(action) != Action.FS_WRITE; // only a write can wake another task (the flusher)
+        }
+        if (kind == Action.WRITE_MORE) {
+            kind = Action.WRITE;
+        } else if (kind == Action.READ_MORE) {
+            kind = Action.READ;
         }
         if (kind != Action.WRITE && kind != Action.READ) {
             return false;
@@ -548,6 +640,13 @@ public final class KernelCpu implements GuestProgram {
                     cont[TASK] = C_TTWU_WORK;
                     return;
                 }
+                case Task.OUTCOME_KICK -> {
+                    // virtio_queue_rq -> virtqueue_notify: iowrite16(queue index, VIRTIO_PCI_QUEUE_NOTIFY).
+                    k.block.kicks++;
+                    emit(TASK, OpKind.OUTW, k.block.notifyPort, BlockLayer.QUEUE_INDEX);
+                    cont[TASK] = C_AFTER_OUTCOME;
+                    return;
+                }
                 case Task.OUTCOME_BLOCKED -> {
                     t.effectDone = false;
                     t.retry = true;
@@ -569,7 +668,7 @@ public final class KernelCpu implements GuestProgram {
     private void afterOutcome(long now) {
         Task t = plan.task;
         if (t.state == Task.State.DEAD) {
-            k.taskExitedCompletely(now);
+            k.taskExitedCompletely(t.id, now);
             cont[TASK] = C_SCHEDULE;
             return;
         }
@@ -614,6 +713,40 @@ public final class KernelCpu implements GuestProgram {
         emit(TASK, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
         apicWrite(TASK, GuestKernel.ICR2, (1L << target) << 24);
         apicWrite(TASK, GuestKernel.ICR, RESCHEDULE_VECTOR | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
+    }
+
+    /**
+     * try_to_wake_up from an interrupt handler or the timer softirq on this CPU (a block completion, an expired
+     * schedule_timeout): no waker task, no sync hint (select_task_rq_fair's wake_affine on loads alone), and a
+     * wake-up on another CPU goes through its wake list with a reschedule IPI sent from the handler.
+     */
+    void wakeFromInterrupt(int taskId, long now) {
+        Task p = k.tasks[taskId];
+        if (p.state != Task.State.SLEEPING) {
+            return;
+        }
+        RunQueue prq = k.rqs[p.cpu];
+        if (prq.curr == p.id) {
+            p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet switched out
+            return;
+        }
+        p.state = Task.State.WAKING;
+        p.vruntime -= prq.minVruntime; // task_waking_fair
+        p.vruntimeRelative = true;
+        int target = k.selectTaskRq(id, null, p, now);
+        if (target != p.cpu) {
+            k.removeEntityLoadAvg(prq, p); // set_task_cpu -> migrate_task_rq_fair
+        }
+        p.cpu = target;
+        if (target == id) {
+            k.activate(rq, p, now);
+            return;
+        }
+        RunQueue trq = k.rqs[target];
+        trq.wakeList[trq.wakeListCount++] = p.id;
+        if (trq.wakeListCount == 1) {
+            sendIpiFromIrq(target, RESCHEDULE_VECTOR);
+        }
     }
 
     void addWakee(int task) {

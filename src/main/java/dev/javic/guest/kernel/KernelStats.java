@@ -8,6 +8,8 @@ public final class KernelStats {
     public long tickPreemptions;
     public long affineWakeups;
     public long reschedIpisSent;
+    /** CALL_FUNCTION_SINGLE IPIs (blk-mq completions redirected to the submitting CPU). */
+    public long callFunctionIpisSent;
     public long interrupts;
     public long timerInterrupts;
     public long reschedInterrupts;

@@ -12,6 +12,8 @@ final class Task {
     static final int OUTCOME_DONE = 1;
     static final int OUTCOME_BLOCKED = 2;
     static final int OUTCOME_WOKE = 3;
+    /** The effect queued block requests: the driver kicks the device next. */
+    static final int OUTCOME_KICK = 4;
 
     final int id;
     final String name;
@@ -49,6 +51,10 @@ final class Task {
     int parent = -1;
     int waitingForChild = -1;
     int sleepingOnPipe = -1;
+    /** schedule_timeout: when the timer fires (-1: none), the CPU whose tick runs it, and whether it has fired. */
+    long timerAt = -1;
+    int timerCpu;
+    boolean timerFired;
     /** vruntime relative to its old run queue, between task_waking_fair and the enqueue (remote wake-ups). */
     boolean vruntimeRelative;
 

@@ -3,9 +3,6 @@ package dev.javic.experiment;
 import dev.javic.guest.kernel.Kernel;
 import dev.javic.guest.kernel.KernelConfig;
 import dev.javic.guest.kernel.KernelStats;
-import dev.javic.hw.SvmExit;
-import dev.javic.kvm.Vcpu;
-import dev.javic.kvm.VcpuStats;
 import dev.javic.sim.Cost;
 import dev.javic.sim.CostModel;
 import dev.javic.sim.RandomStreams;
@@ -14,9 +11,7 @@ import dev.javic.sim.TieBreak;
 import dev.javic.trace.TraceSink;
 import dev.javic.workload.Hackbench;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Runs hackbench once on one system: a host with the series' shape (4 physical cores, vCPU i pinned to
@@ -95,26 +90,12 @@ public final class HackbenchRunner {
     }
 
     private static Outcome collect(Spec spec, SimulatedHost host, Kernel kernel, Hackbench hb) {
-        long exits = 0;
-        long halts = 0;
-        long doorbells = 0;
-        long hostIpis = 0;
-        Map<String, Long> byReason = new TreeMap<>();
-        for (Vcpu v : host.vm().vcpus()) {
-            VcpuStats st = v.stats();
-            exits += st.exits;
-            halts += st.haltExits;
-            doorbells += st.doorbellsSent;
-            hostIpis += st.hostIpisSent;
-            for (int code : st.exitCodes()) {
-                byReason.merge(SvmExit.name(code), st.exits(code), Long::sum);
-            }
-        }
+        VmExitTotals x = VmExitTotals.of(host.vm());
         KernelStats ks = kernel.stats();
         CostModel c = spec.costs();
         return new Outcome(spec.system().label(), spec.vcpus(), spec.seed(), c.cyclesToSeconds(hb.elapsedCycles()),
-                c.cyclesToSeconds(host.sim().now()), host.sim().eventsFired(), exits, new LinkedHashMap<>(byReason),
+                c.cyclesToSeconds(host.sim().now()), host.sim().eventsFired(), x.exits(), x.byReason(),
                 ks.interrupts, ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, ks.messagesRead,
-                spec.params().messages(), halts, doorbells, hostIpis, ks.plans, ks.plannedActions, ks.unattributedPauses);
+                spec.params().messages(), x.haltExits(), x.doorbells(), x.hostIpis(), ks.plans, ks.plannedActions, ks.unattributedPauses);
     }
 }

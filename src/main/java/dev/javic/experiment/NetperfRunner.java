@@ -1,7 +1,5 @@
 package dev.javic.experiment;
 
-import dev.javic.hw.SvmExit;
-import dev.javic.kvm.Vcpu;
 import dev.javic.kvm.VcpuStats;
 import dev.javic.sim.CostModel;
 import dev.javic.sim.RandomStreams;
@@ -12,9 +10,7 @@ import dev.javic.workload.netperf.Netserver;
 import dev.javic.workload.netperf.NetperfGuest;
 import dev.javic.workload.netperf.VhostNet;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Runs netperf TCP_RR once on one system: a 1-vCPU guest (netperf over virtio-net) on the series' 4-core
@@ -142,16 +138,10 @@ public final class NetperfRunner {
                     + guest.transactions() + " transactions)");
         }
         double seconds = c.cyclesToSeconds(window[1] - window[0]);
-        long exits = 0;
-        Map<String, Long> byReason = new TreeMap<>();
-        Vcpu v = host.vm().vcpu(0);
-        VcpuStats st = v.stats();
-        exits += st.exits;
-        for (int code : st.exitCodes()) {
-            byReason.merge(SvmExit.name(code), st.exits(code), Long::sum);
-        }
+        VmExitTotals x = VmExitTotals.of(host.vm());
+        VcpuStats st = host.vm().vcpu(0).stats();
         return new Outcome(spec.system().label(), spec.seed(), window[2] / seconds, window[2], seconds,
-                c.cyclesToSeconds(sim.now()), sim.eventsFired(), exits, new LinkedHashMap<>(byReason), guest.interrupts,
+                c.cyclesToSeconds(sim.now()), sim.eventsFired(), x.exits(), x.byReason(), guest.interrupts,
                 guest.netInterrupts, guest.timerInterrupts, guest.halts, guest.sleeps, guest.kicks, st.ioeventfdSignals,
                 vhost.signals, netserver.replies, st.haltExits, st.haltWakeups, st.doorbellsSent, st.hostIpisSent,
                 st.irqInjections, host.scheduler().contextSwitches(), host.scheduler().wakeups());

@@ -4,9 +4,6 @@ import dev.javic.guest.kernel.BlockLayer;
 import dev.javic.guest.kernel.Kernel;
 import dev.javic.guest.kernel.KernelConfig;
 import dev.javic.guest.kernel.KernelStats;
-import dev.javic.hw.SvmExit;
-import dev.javic.kvm.Vcpu;
-import dev.javic.kvm.VcpuStats;
 import dev.javic.sim.Cost;
 import dev.javic.sim.CostModel;
 import dev.javic.sim.RandomStreams;
@@ -17,11 +14,9 @@ import dev.javic.workload.tar.Tar;
 import dev.javic.workload.tar.VirtioBlkBackend;
 
 import java.io.PrintStream;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Runs {@code tar xf} once on one system: the series' 4-core host with vCPU i pinned to core i, the guest
@@ -142,31 +137,13 @@ public final class TarRunner {
             throw new IllegalStateException("tar did not finish within " + MAX_SIMULATED_SECONDS + " simulated seconds ("
                     + blk.bytesWritten + " of " + spec.params().fileBytes() + " bytes written)");
         }
-        long exits = 0;
-        long halts = 0;
-        long doorbells = 0;
-        long hostIpis = 0;
-        long ioeventfd = 0;
-        long injections = 0;
-        Map<String, Long> byReason = new TreeMap<>();
-        for (Vcpu v : host.vm().vcpus()) {
-            VcpuStats st = v.stats();
-            exits += st.exits;
-            halts += st.haltExits;
-            doorbells += st.doorbellsSent;
-            hostIpis += st.hostIpisSent;
-            ioeventfd += st.ioeventfdSignals;
-            injections += st.irqInjections;
-            for (int code : st.exitCodes()) {
-                byReason.merge(SvmExit.name(code), st.exits(code), Long::sum);
-            }
-        }
+        VmExitTotals x = VmExitTotals.of(host.vm());
         KernelStats ks = kernel.stats();
         return new Outcome(spec.system().label(), spec.vcpus(), spec.seed(), c.cyclesToSeconds(tar.elapsedCycles()),
-                c.cyclesToSeconds(sim.now()), sim.eventsFired(), exits, new LinkedHashMap<>(byReason), ks.interrupts,
-                ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, halts, doorbells, hostIpis,
+                c.cyclesToSeconds(sim.now()), sim.eventsFired(), x.exits(), x.byReason(), ks.interrupts,
+                ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, x.haltExits(), x.doorbells(), x.hostIpis(),
                 spec.params().archiveBytes(), blk.bytesWritten, blk.filesCreated, blk.dirsCreated, blk.requests,
-                blk.bytesSubmitted, blk.journalBytesSubmitted, blk.kicks, ioeventfd, blk.interrupts, injections,
+                blk.bytesSubmitted, blk.journalBytesSubmitted, blk.kicks, x.ioeventfdSignals(), blk.interrupts, x.irqInjections(),
                 ks.messagesWritten, ks.callFunctionIpisSent, ks.unattributedPauses, blk.completions,
                 blk.remoteCompletions);
     }

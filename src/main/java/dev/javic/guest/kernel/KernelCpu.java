@@ -292,7 +292,7 @@ public final class KernelCpu implements GuestProgram {
             } else {
                 b.remoteCompletions++;
                 if (b.remoteRequests[cpu]++ == 0) {
-                    sendIpiFromIrq(cpu, CALL_FUNCTION_SINGLE_VECTOR);
+                    sendIpi(IRQ, cpu, CALL_FUNCTION_SINGLE_VECTOR);
                 }
                 b.remoteBytes[cpu] += bytes;
             }
@@ -301,17 +301,20 @@ public final class KernelCpu implements GuestProgram {
         cont[IRQ] = C_BLK_DONE;
     }
 
-    /** An IPI sent from an interrupt handler: as {@link #sendRescheduleIpi}, in the handler's context. */
-    private void sendIpiFromIrq(int target, int vector) {
+    /**
+     * A fixed IPI from context {@code c} in flat logical mode, as smp_send_reschedule / the call-function IPIs do
+     * it: wait for ICR idle, ICR2 = the target's logical mask, ICR = vector.
+     */
+    private void sendIpi(int c, int target, int vector) {
         if (vector == RESCHEDULE_VECTOR) {
             k.stats.reschedIpisSent++;
         } else {
             k.stats.callFunctionIpisSent++;
         }
-        emitWork(IRQ, k.costs.ipiSend());
-        emit(IRQ, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
-        apicWrite(IRQ, GuestKernel.ICR2, (1L << target) << 24);
-        apicWrite(IRQ, GuestKernel.ICR, vector | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
+        emitWork(c, k.costs.ipiSend());
+        emit(c, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
+        apicWrite(c, GuestKernel.ICR2, (1L << target) << 24);
+        apicWrite(c, GuestKernel.ICR, vector | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
     }
 
     /** APIC set-up as Linux does it in flat logical mode, then the periodic LAPIC timer at HZ. */
@@ -681,12 +684,21 @@ public final class KernelCpu implements GuestProgram {
         if (p.state != Task.State.WAKING) {
             return;
         }
-        RunQueue prq = k.rqs[p.cpu];
-        if (prq.curr == p.id) {
+        if (k.rqs[p.cpu].curr == p.id) {
             p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet asleep
             return;
         }
-        Task waker = rq.curr >= 0 ? k.tasks[rq.curr] : null;
+        selectAndQueue(p, rq.curr >= 0 ? k.tasks[rq.curr] : null, TASK, now);
+    }
+
+    /**
+     * The rest of try_to_wake_up once {@code p} is known to be off its CPU: task_waking_fair, select_task_rq_fair
+     * ({@code waker} null for a wake-up from an interrupt: no sync hint), set_task_cpu, then ttwu_queue: a local
+     * enqueue, or (no cache shared with the target) the target's wake list and a reschedule IPI if it was empty,
+     * sent from context {@code c}.
+     */
+    private void selectAndQueue(Task p, Task waker, int c, long now) {
+        RunQueue prq = k.rqs[p.cpu];
         p.vruntime -= prq.minVruntime; // task_waking_fair
         p.vruntimeRelative = true;
         int target = k.selectTaskRq(id, waker, p, now);
@@ -698,22 +710,13 @@ public final class KernelCpu implements GuestProgram {
             k.activate(rq, p, now);
             return;
         }
-        // ttwu_queue: no cache shared with the target, so queue on its wake list; IPI if it was empty.
         RunQueue trq = k.rqs[target];
         trq.wakeList[trq.wakeListCount++] = p.id;
         if (trq.wakeListCount == 1) {
-            sendRescheduleIpi(target);
+            sendIpi(c, target, RESCHEDULE_VECTOR);
         }
     }
 
-    /** smp_send_reschedule in flat logical mode: wait for ICR idle, ICR2 = logical mask, ICR = vector. */
-    private void sendRescheduleIpi(int target) {
-        k.stats.reschedIpisSent++;
-        emitWork(TASK, k.costs.ipiSend());
-        emit(TASK, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
-        apicWrite(TASK, GuestKernel.ICR2, (1L << target) << 24);
-        apicWrite(TASK, GuestKernel.ICR, RESCHEDULE_VECTOR | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
-    }
 
     /**
      * try_to_wake_up from an interrupt handler or the timer softirq on this CPU (a block completion, an expired
@@ -725,28 +728,12 @@ public final class KernelCpu implements GuestProgram {
         if (p.state != Task.State.SLEEPING) {
             return;
         }
-        RunQueue prq = k.rqs[p.cpu];
-        if (prq.curr == p.id) {
+        if (k.rqs[p.cpu].curr == p.id) {
             p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet switched out
             return;
         }
         p.state = Task.State.WAKING;
-        p.vruntime -= prq.minVruntime; // task_waking_fair
-        p.vruntimeRelative = true;
-        int target = k.selectTaskRq(id, null, p, now);
-        if (target != p.cpu) {
-            k.removeEntityLoadAvg(prq, p); // set_task_cpu -> migrate_task_rq_fair
-        }
-        p.cpu = target;
-        if (target == id) {
-            k.activate(rq, p, now);
-            return;
-        }
-        RunQueue trq = k.rqs[target];
-        trq.wakeList[trq.wakeListCount++] = p.id;
-        if (trq.wakeListCount == 1) {
-            sendIpiFromIrq(target, RESCHEDULE_VECTOR);
-        }
+        selectAndQueue(p, null, IRQ, now);
     }
 
     void addWakee(int task) {

@@ -229,12 +229,12 @@ final class BenchCommand implements Callable<Integer> {
         report.printTable(o);
         o.println();
         o.printf(Locale.ROOT, "%-15s %12s %10s %10s %10s %10s %10s %10s%n", "per transaction", "latency us", "exits", "io",
-                "hlt", "npf", "intr", "doorbells");
+                "hlt", "npf+msr", "intr", "doorbells");
         for (Map.Entry<String, List<NetperfRunner.Outcome>> e : bySystem.entrySet()) {
             NetperfRunner.Outcome r = e.getValue().get(0);
             double n = Math.max(1, r.transactions());
             o.printf(Locale.ROOT, "%-15s %12.2f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f%n", BenchReport.seriesName(e.getKey()),
-                    r.latencyMicros(), r.exits() / n, r.exits("io") / n, r.exits("hlt") / n, r.exits("npf") / n,
+                    r.latencyMicros(), r.exits() / n, r.exits("io") / n, r.exits("hlt") / n, (r.exits("npf") + r.exits("msr")) / n,
                     r.exits("interrupt") / n, r.doorbells() / n);
         }
         String base = "netperf-tcp_rr-" + fmt(seconds) + "s";

@@ -94,12 +94,12 @@ public final class TarRunner {
 
     /** Per system (first run): where the exits come from, per MB of tar stream. */
     public static void printPerSystem(PrintStream o, Map<String, ? extends List<Outcome>> bySystem) {
-        o.printf(Locale.ROOT, "%-15s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s%n", "first run", "exits", "hlt", "npf",
+        o.printf(Locale.ROOT, "%-15s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s%n", "first run", "exits", "hlt", "npf+msr",
                 "io", "interrupt", "incompl.", "resched", "blk irqs", "csd IPIs", "doorbells");
         for (Map.Entry<String, ? extends List<Outcome>> e : bySystem.entrySet()) {
             Outcome r = e.getValue().get(0);
             o.printf(Locale.ROOT, "%-15s %10d %10d %10d %10d %10d %10d %10d %10d %10d %10d%n", BenchReport.seriesName(e.getKey()),
-                    r.exits(), r.exits("hlt"), r.exits("npf"), r.exits("io"), r.exits("interrupt"), r.exits("avic_incomplete_ipi"),
+                    r.exits(), r.exits("hlt"), r.exits("npf") + r.exits("msr"), r.exits("io"), r.exits("interrupt"), r.exits("avic_incomplete_ipi"),
                     r.reschedIpis(), r.blockInterrupts(), r.callFunctionIpis(), r.doorbells());
         }
         Outcome r = bySystem.values().iterator().next().get(0);

@@ -1,5 +1,6 @@
 package dev.javic.guest.kernel;
 
+import dev.javic.guest.GuestApic;
 import dev.javic.guest.GuestKernel;
 import dev.javic.guest.OpQueue;
 import dev.javic.hw.GuestProgram;
@@ -31,6 +32,8 @@ public final class KernelCpu implements GuestProgram {
     // Continuations.
     private static final int C_BOOT = 1;
     private static final int C_BOOT_DONE = 2;
+    private static final int C_BOOT_PROBED = 13;
+    private static final int C_BOOT_X2APIC = 14;
     private static final int C_SCHEDULE = 3;
     private static final int C_RUN = 4;
     private static final int C_PLAN_DONE = 5;
@@ -56,6 +59,7 @@ public final class KernelCpu implements GuestProgram {
     Operation op;
 
     private final OpQueue[] queue = {new OpQueue(), new OpQueue()};
+    private final GuestApic apic = new GuestApic();
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
     private boolean awaitingNewContext;
@@ -134,30 +138,30 @@ public final class KernelCpu implements GuestProgram {
         if (k.block != null && vector == k.block.vector) {
             // handle_edge_irq: the APIC is acked first, then virtblk_done reaps the used ring.
             k.block.interrupts++;
-            emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+            apic.eoi(queue[IRQ]);
             cont[IRQ] = C_BLK_IRQ;
             return;
         }
         switch (vector) {
             case LOCAL_TIMER_VECTOR -> {
                 k.stats.timerInterrupts++;
-                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                apic.eoi(queue[IRQ]);
                 emitWork(IRQ, k.costs.irqEntryExit() + k.costs.timerTick());
                 cont[IRQ] = C_TICK;
             }
             case RESCHEDULE_VECTOR -> {
                 k.stats.reschedInterrupts++;
-                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                apic.eoi(queue[IRQ]);
                 cont[IRQ] = C_IPI_TAKE;
             }
             case CALL_FUNCTION_SINGLE_VECTOR -> {
-                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                apic.eoi(queue[IRQ]);
                 cont[IRQ] = C_CSD_TAKE;
             }
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRQ_EXIT;
             default -> {
                 if (vector >= 32) {
-                    emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                    apic.eoi(queue[IRQ]);
                 }
                 cont[IRQ] = C_IRQ_EXIT;
             }
@@ -174,16 +178,17 @@ public final class KernelCpu implements GuestProgram {
         queue[c].addWork(cycles);
     }
 
-    private void apicWrite(int c, int offset, long value) {
-        emit(c, OpKind.WRITE32, GuestKernel.APIC_BASE + offset, value & 0xFFFFFFFFL);
-    }
-
     // ---- continuations --------------------------------------------------------------------------------------
 
     private void step(int c, long now) {
         int what = cont[c];
         switch (what) {
             case C_BOOT -> boot();
+            case C_BOOT_PROBED -> bootProbed();
+            case C_BOOT_X2APIC -> {
+                apic.enableX2apic(queue[TASK], op.result);
+                bootApicSetUp();
+            }
             case C_BOOT_DONE -> {
                 k.markStarted();
                 emit(TASK, OpKind.STI, 0, 0);
@@ -312,20 +317,30 @@ public final class KernelCpu implements GuestProgram {
             k.stats.callFunctionIpisSent++;
         }
         emitWork(c, k.costs.ipiSend());
-        emit(c, OpKind.READ32, GuestKernel.APIC_BASE + GuestKernel.ICR, 0);
-        apicWrite(c, GuestKernel.ICR2, (1L << target) << 24);
-        apicWrite(c, GuestKernel.ICR, vector | GuestKernel.DEST_LOGICAL | GuestKernel.DM_FIXED);
+        apic.sendIpi(queue[c], target, vector);
     }
 
-    /** APIC set-up as Linux does it in flat logical mode, then the periodic LAPIC timer at HZ. */
+    /**
+     * Boot: the APIC driver is chosen from CPUID (x2APIC physical when offered, see {@link GuestApic}), then
+     * setup_local_APIC and the periodic LAPIC timer at HZ.
+     */
     private void boot() {
-        apicWrite(TASK, GuestKernel.SPIV, 0x100 | GuestKernel.SPURIOUS_VECTOR);
-        apicWrite(TASK, GuestKernel.DFR, 0xFFFFFFFFL); // APIC_DFR_FLAT
-        apicWrite(TASK, GuestKernel.LDR, (1L << id) << 24); // SET_APIC_LOGICAL_ID(1UL << cpu)
-        apicWrite(TASK, GuestKernel.TDCR, GuestKernel.tdcrFor(TIMER_DIVIDE));
-        apicWrite(TASK, GuestKernel.LVTT, LOCAL_TIMER_VECTOR | GuestKernel.TIMER_PERIODIC);
+        GuestApic.probe(queue[TASK]);
+        cont[TASK] = C_BOOT_PROBED;
+    }
+
+    private void bootProbed() {
+        if (GuestApic.offersX2apic(op.resultEcx)) {
+            GuestApic.readApicBase(queue[TASK]);
+            cont[TASK] = C_BOOT_X2APIC;
+        } else {
+            bootApicSetUp();
+        }
+    }
+
+    private void bootApicSetUp() {
         long periodNs = 1_000_000_000L / k.config.hz();
-        apicWrite(TASK, GuestKernel.TMICT, periodNs / TIMER_DIVIDE); // KVM's APIC bus counts 1 GHz
+        apic.setUp(queue[TASK], id, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, periodNs / TIMER_DIVIDE); // KVM's APIC bus: 1 GHz
         cont[TASK] = C_BOOT_DONE;
     }
 

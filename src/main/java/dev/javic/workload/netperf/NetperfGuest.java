@@ -1,5 +1,6 @@
 package dev.javic.workload.netperf;
 
+import dev.javic.guest.GuestApic;
 import dev.javic.guest.GuestKernel;
 import dev.javic.guest.OpQueue;
 import dev.javic.guest.kernel.KernelCosts;
@@ -18,11 +19,12 @@ import dev.javic.sim.CostModel;
  *                          WORK syscall exit
  *           recv(1 byte)   WORK syscall entry; data there? else WORK schedule() to idle
  *  idle:                   WORK idle_enter; loop { CLI; runnable? ; STI; HLT }      (HLT exits)
- *  virtio-net IRQ:         WRITE32 EOI (npf exit without AVIC, accelerated with AVIC);
+ *  virtio-net IRQ:         EOI (x2APIC wrmsr: an msr exit on vanilla/avic-off; xAPIC write accelerated with AVIC);
  *                          WORK irq entry/exit + vring_interrupt + NAPI poll + TCP receive; [WORK ttwu]; IRET
  *  idle -> netperf:        STI; WORK idle_exit + schedule(); WORK tcp_recvmsg + syscall exit
  * </pre>
- * plus the APIC set-up at boot and the periodic LAPIC timer tick (HZ=250) exactly as
+ * plus the APIC driver's choice from CPUID ({@link GuestApic}), its set-up at boot and the periodic LAPIC
+ * timer tick (HZ=250) exactly as
  * {@code dev.javic.guest.kernel.KernelCpu} does them. With one CPU and one task there is no run-queue
  * choice to make, so this program carries the few scheduler steps itself and costs them with the guest
  * kernel model's entries ({@link KernelCosts}); docs/netperf.md says what a port onto {@code Kernel} needs.
@@ -61,6 +63,9 @@ public final class NetperfGuest implements GuestProgram {
     private static final int C_IDLE_CHECK = 7;
     private static final int C_RECV_DONE = 8;
     private static final int C_DONE = 9;
+    private static final int C_BOOT_PROBED = 10;
+    private static final int C_BOOT_X2APIC = 11;
+    private static final int C_BOOT_SETUP = 12;
     // IRQ-context continuations.
     private static final int C_NET_RX = 20;
     private static final int C_IRET = 21;
@@ -83,6 +88,9 @@ public final class NetperfGuest implements GuestProgram {
     private final long netIrq;
 
     private final OpQueue[] queue = {new OpQueue(), new OpQueue()};
+    private final GuestApic apic = new GuestApic();
+    /** The operation the CPU executes for this program (its results: CPUID, RDMSR). */
+    private Operation op;
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
 
@@ -140,6 +148,7 @@ public final class NetperfGuest implements GuestProgram {
 
     @Override
     public void next(Operation op, long now) {
+        this.op = op;
         for (int guard = 0; guard < 1000; guard++) {
             int c = ctx;
             if (!queue[c].isEmpty()) {
@@ -166,20 +175,20 @@ public final class NetperfGuest implements GuestProgram {
             case VIRTIO_NET_VECTOR -> {
                 // handle_edge_irq: the MSI is acked (apic_ack_edge -> EOI) before the flow handler runs.
                 netInterrupts++;
-                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                apic.eoi(queue[IRQ]);
                 emitWork(IRQ, irqEntryExit + netIrq);
                 cont[IRQ] = C_NET_RX;
             }
             case LOCAL_TIMER_VECTOR -> {
                 timerInterrupts++;
-                emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                apic.eoi(queue[IRQ]);
                 emitWork(IRQ, irqEntryExit + timerTick);
                 cont[IRQ] = C_IRET;
             }
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRET;
             default -> {
                 if (vector >= 32) {
-                    emit(IRQ, OpKind.WRITE32, GuestKernel.APIC_BASE + GuestKernel.EOI, 0);
+                    apic.eoi(queue[IRQ]);
                 }
                 cont[IRQ] = C_IRET;
             }
@@ -194,21 +203,28 @@ public final class NetperfGuest implements GuestProgram {
         queue[c].addWork(cycles);
     }
 
-    private void apicWrite(int offset, long value) {
-        emit(TASK, OpKind.WRITE32, GuestKernel.APIC_BASE + offset, value & 0xFFFFFFFFL);
-    }
-
     // ---- continuations --------------------------------------------------------------------------------------
 
     private void step(int c, long now) {
         switch (cont[c]) {
             case C_BOOT -> {
-                apicWrite(GuestKernel.SPIV, 0x100 | GuestKernel.SPURIOUS_VECTOR);
-                apicWrite(GuestKernel.DFR, 0xFFFFFFFFL);
-                apicWrite(GuestKernel.LDR, 1L << 24);
-                apicWrite(GuestKernel.TDCR, GuestKernel.tdcrFor(TIMER_DIVIDE));
-                apicWrite(GuestKernel.LVTT, LOCAL_TIMER_VECTOR | GuestKernel.TIMER_PERIODIC);
-                apicWrite(GuestKernel.TMICT, 1_000_000_000L / hz / TIMER_DIVIDE);
+                GuestApic.probe(queue[TASK]); // the APIC driver from CPUID, as KernelCpu's boot
+                cont[TASK] = C_BOOT_PROBED;
+            }
+            case C_BOOT_PROBED -> {
+                if (GuestApic.offersX2apic(op.resultEcx)) {
+                    GuestApic.readApicBase(queue[TASK]);
+                    cont[TASK] = C_BOOT_X2APIC;
+                } else {
+                    cont[TASK] = C_BOOT_SETUP;
+                }
+            }
+            case C_BOOT_X2APIC -> {
+                apic.enableX2apic(queue[TASK], op.result);
+                cont[TASK] = C_BOOT_SETUP;
+            }
+            case C_BOOT_SETUP -> {
+                apic.setUp(queue[TASK], 0, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, 1_000_000_000L / hz / TIMER_DIVIDE);
                 emit(TASK, OpKind.STI, 0, 0);
                 emitWork(TASK, startDelay); // netperf's start-up: connection set-up, the control exchange
                 cont[TASK] = C_START;

@@ -38,6 +38,8 @@ public final class KvmMachine implements AutoCloseable {
     /** The highest amount of RAM: it must stay below the 32-bit PCI hole (IOAPIC 0xFEC00000, APIC 0xFEE00000). */
     public static final long MAX_MEMORY = 3072L << 20;
     public static final long MIN_MEMORY = 2L << 20;
+    /** vCPUs per VM: APIC IDs = vCPU indexes stay well inside xAPIC's 8-bit physical IDs (0xFF is broadcast). */
+    public static final int MAX_VCPUS = 16;
     private static final int LAST_SERIAL_BYTES = 4096;
 
     /** How a run ended. */
@@ -66,13 +68,18 @@ public final class KvmMachine implements AutoCloseable {
     private volatile Result result;
     /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
     private AvicAccounting avic;
+    private final FwCfg fwCfg;
     private final byte[] serialRing = new byte[LAST_SERIAL_BYTES];
     private long serialCount;
 
-    /** Opens /dev/kvm and creates the VM, its RAM and its vCPU(s); nothing runs until {@link #run}. */
+    /**
+     * Opens /dev/kvm and creates the VM, its RAM and its vCPUs; nothing runs until {@link #run}. vCPU 0 is the
+     * bootstrap processor; the others are application processors that wait for INIT and SIPI from a local
+     * APIC (their APIC ID is their index, as CPUID reports it).
+     */
     public KvmMachine(Config config, int vcpuCount) {
-        if (vcpuCount != 1) {
-            throw new IllegalArgumentException("only one vCPU for now (SMP needs INIT/SIPI, see docs/devkvm.md)");
+        if (vcpuCount < 1 || vcpuCount > MAX_VCPUS) {
+            throw new IllegalArgumentException("vCPUs must be 1.." + MAX_VCPUS);
         }
         if (config.memoryBytes() < MIN_MEMORY || config.memoryBytes() > MAX_MEMORY
                 || (config.memoryBytes() & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
@@ -104,6 +111,7 @@ public final class KvmMachine implements AutoCloseable {
             apics[i] = new LocalApic(apicPages, (long) i * PhysicalMemory.PAGE_SIZE, i, vcpus[i]);
             vcpus[i].setCpuid(cpuid);
         }
+        fwCfg = new FwCfg(vcpuCount, config.memoryBytes());
         timerThread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "javic-apic-timer");
             t.setDaemon(true);
@@ -211,8 +219,15 @@ public final class KvmMachine implements AutoCloseable {
     // Devices
     // =====================================================================================================
 
-    /** An IN from {@code port}: returns the value read ({@code size} bytes). */
+    /** An IN from {@code port}: returns the value read ({@code size} bytes); under {@link #lock}. */
     int portIn(int port, int size) {
+        if (port == FwCfg.PORT_DATA) {
+            int v = 0;
+            for (int i = 0; i < size; i++) { // javic: a wider read returns that many consecutive bytes, little-endian
+                v |= fwCfg.readByte() << (8 * i);
+            }
+            return v;
+        }
         if (port == SERIAL_PORT + 5) {
             return 0x60; // LSR: THR empty, transmitter empty: always ready
         }
@@ -222,9 +237,11 @@ public final class KvmMachine implements AutoCloseable {
         return size == 1 ? 0xFF : size == 2 ? 0xFFFF : -1; // nothing there: the bus floats high
     }
 
-    /** An OUT of {@code value} ({@code size} bytes) to {@code port}. */
+    /** An OUT of {@code value} ({@code size} bytes) to {@code port}; under {@link #lock}. */
     void portOut(int port, int size, int value) {
-        if (port == SERIAL_PORT) {
+        if (port == FwCfg.PORT_SELECTOR && size == 2) {
+            fwCfg.select(value);
+        } else if (port == SERIAL_PORT) {
             serialByte((byte) value);
         } else if (port == DEBUG_EXIT_PORT) {
             long v = size == 4 ? Integer.toUnsignedLong(value) : value & (size == 2 ? 0xFFFF : 0xFF);

@@ -77,8 +77,14 @@ final class KvmVcpu implements LapicHost {
     /** pthread_t of {@link #thread} once it runs, 0 before and after (guarded by the machine's lock). */
     private long pthread;
     private boolean kickPending;
-    /** Blocked in HLT (guarded by the machine's lock): AVIC's IsRunning would be clear. */
+    /** Blocked in HLT or waiting for SIPI (guarded by the machine's lock): AVIC's IsRunning would be clear. */
     private boolean halted;
+    /**
+     * KVM_MP_STATE_INIT_RECEIVED (guarded by the machine's lock): the vCPU does not run until a SIPI arrives.
+     * Application processors start here; with a userspace APIC, KVM leaves every vCPU runnable and the VMM
+     * decides when to enter (x86.c kvm_arch_vcpu_create), so javic keeps an AP's thread off KVM_RUN.
+     */
+    private boolean waitingForSipi;
     private ScheduledFuture<?> timer;
     /** Bumped by every arm and cancel, so that an expiry already queued for an older arming does nothing. */
     private long timerGeneration;
@@ -90,6 +96,7 @@ final class KvmVcpu implements LapicHost {
         this.run = KvmApi.mmap(mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         this.wake = machine.lock.newCondition();
         this.thread = Thread.ofPlatform().name("javic-vcpu" + index).daemon(true).unstarted(this::threadMain);
+        this.waitingForSipi = index != 0;
     }
 
     boolean isHalted() {
@@ -118,7 +125,9 @@ final class KvmVcpu implements LapicHost {
             long edx = e + offset(KVM_CPUID_ENTRY2, "edx");
             if (function == 1) {
                 c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~(1 << 21) & ~(1 << 24)); // x2APIC, TSC-deadline
-                c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x00FFFFFF) | (index << 24)); // initial APIC ID
+                // initial APIC ID in 31:24; 23:16 the logical processors per package (meaningful with HTT set)
+                c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x0000FFFF) | (index << 24)
+                        | (Math.min(255, machine.vcpus.length) << 16));
             } else if (function == 0xB || function == 0x1F) {
                 c.set(JAVA_INT, edx, index); // x2APIC ID of this logical processor
             }
@@ -155,6 +164,38 @@ final class KvmVcpu implements LapicHost {
 
     void start() {
         thread.start();
+    }
+
+    /**
+     * The SIPI (SDM 10.4.4, KVM's kvm_vcpu_deliver_sipi_vector): the AP leaves wait-for-SIPI in real mode at
+     * CS = vector << 8 (base vector << 12), IP = 0; the other segments and registers keep their reset
+     * values, which KVM gave the vCPU at creation and javic restores here (real-mode flat 64 KiB segments, CR0
+     * with PE and PG clear, RFLAGS = 2).
+     */
+    private void startAtSipi(int vector) {
+        MemorySegment sregs = arena.allocate(KVM_SREGS);
+        ioctl(fd, KVM_GET_SREGS, sregs);
+        putRealModeSegment(sregs, "cs", vector << 8, 0xB);
+        for (String s : new String[] {"ds", "es", "fs", "gs", "ss"}) {
+            putRealModeSegment(sregs, s, 0, 0x3);
+        }
+        long cr0 = sregs.get(JAVA_LONG, offset(KVM_SREGS, "cr0"));
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr0"), cr0 & ~0x8000_0001L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr4"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "efer"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "apic_base"), apic().apicBase());
+        ioctl(fd, KVM_SET_SREGS, sregs);
+        MemorySegment regs = arena.allocate(KVM_REGS); // all zero: IP 0, general registers 0
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rflags"), 0x2L);
+        ioctl(fd, KVM_SET_REGS, regs);
+        // the last exit's ready/IF flags belong to the previous life of this vCPU
+        run.set(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION, (byte) 0);
+        run.set(JAVA_BYTE, RUN_IF_FLAG, (byte) 0);
+    }
+
+    private static void putRealModeSegment(MemorySegment sregs, String name, int selector, int type) {
+        long at = offset(KVM_SREGS, name);
+        putSegment(sregs, at, (long) selector << 4, 0xFFFF, selector, type, false, true, false);
     }
 
     void join() throws InterruptedException {
@@ -205,6 +246,9 @@ final class KvmVcpu implements LapicHost {
 
     private void loop() throws RuntimeException {
         while (!machine.stopped()) {
+            if (!acceptEvents()) {
+                continue;
+            }
             prepareEntry();
             int r = KvmApi.ioctlRaw(fd, KVM_RUN, MemorySegment.NULL);
             if (r == -EINTR) {
@@ -230,6 +274,46 @@ final class KvmVcpu implements LapicHost {
                         run.get(JAVA_BYTE, RUN_REQUEST_INTERRUPT_WINDOW));
             }
             handleExit(run.get(JAVA_INT, RUN_EXIT_REASON));
+        }
+    }
+
+    /**
+     * kvm_apic_accept_events in userspace: an INIT resets the APIC (keeping its ID and base) and puts the vCPU
+     * in wait-for-SIPI; in that state the thread sleeps until a SIPI starts it in real mode (a SIPI to a vCPU
+     * that is not waiting for one is dropped, SDM 10.4.4). INIT to the BSP does the same: there is no firmware
+     * at the reset vector to run. Returns whether the vCPU may enter the guest now.
+     */
+    private boolean acceptEvents() {
+        machine.lock.lock();
+        try {
+            if (apic().takeInit()) {
+                apic().reset(true);
+                waitingForSipi = true;
+            }
+            if (!waitingForSipi) {
+                apic().takeSipi();
+                return true;
+            }
+            halted = true;
+            try {
+                while (!machine.stopped()) {
+                    if (apic().takeInit()) {
+                        apic().reset(true);
+                    }
+                    int vector = apic().takeSipi();
+                    if (vector >= 0) {
+                        waitingForSipi = false;
+                        startAtSipi(vector);
+                        return true;
+                    }
+                    wake.awaitUninterruptibly();
+                }
+                return false;
+            } finally {
+                halted = false;
+            }
+        } finally {
+            machine.lock.unlock();
         }
     }
 
@@ -341,6 +425,15 @@ final class KvmVcpu implements LapicHost {
     }
 
     private void handleIo() {
+        machine.lock.lock();
+        try {
+            handleIoLocked();
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    private void handleIoLocked() {
         int direction = run.get(JAVA_BYTE, RUN_IO_DIRECTION);
         int size = run.get(JAVA_BYTE, RUN_IO_SIZE);
         int port = Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, RUN_IO_PORT));

@@ -2,11 +2,15 @@ package dev.javic.devkvm;
 
 import dev.javic.cli.Main;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -41,6 +45,56 @@ class BootTest {
         Run r = boot(image.toString(), "--system", "avic-off", "--timeout", "20");
         assertThat(r.out()).contains("hello from self-ipi").contains("PASS").doesNotContain("FAIL");
         assertThat(r.status()).as("debug-exit 0 -> (0 << 1) | 1; stderr: %s", r.err()).isEqualTo(1);
+    }
+
+    /**
+     * Every shipped image that reports PASS on 1..4 vCPUs, on both systems: the same verdict (exit status 1)
+     * and its own success line.
+     */
+    @ParameterizedTest(name = "{0} on {1} vCPUs, {2}")
+    @MethodSource("smpRuns")
+    void smpImagesPassOnOneToFourVcpusOnBothSystems(String name, int vcpus, String system, String expect) throws Exception {
+        Path image = GuestImages.image(name);
+        GuestImages.assumeKvm();
+        Run r = boot(image.toString(), "--vcpus", Integer.toString(vcpus), "--system", system, "--timeout", "30");
+        assertThat(r.out()).contains(vcpus + " vCPUs").contains(expect).contains("PASS").doesNotContain("FAIL");
+        assertThat(r.status()).as("stdout: %s%nstderr: %s", r.out(), r.err()).isEqualTo(1);
+        if (system.equals("avic-on")) {
+            assertThat(r.out()).contains("vCPU " + (vcpus - 1));
+        }
+    }
+
+    static Stream<Arguments> smpRuns() {
+        String[][] images = {
+            {"smp-ipi", "IPIs to spinning and halted vCPUs taken"},
+        };
+        Stream.Builder<Arguments> b = Stream.builder();
+        for (String[] image : images) {
+            for (int vcpus = 1; vcpus <= 4; vcpus++) {
+                for (String system : new String[] {"avic-off", "avic-on"}) {
+                    b.add(Arguments.of(image[0], vcpus, system, image[1]));
+                }
+            }
+        }
+        return b.build();
+    }
+
+    @Test
+    void anIpiToAHaltedVcpuIsReportedAsTargetNotRunningUnderAvic() throws Exception {
+        Path image = GuestImages.image("smp-ipi");
+        GuestImages.assumeKvm();
+        Run r = boot(image.toString(), "--vcpus", "2", "--system", "avic-on", "--timeout", "30");
+        assertThat(r.status()).as("stderr: %s", r.err()).isEqualTo(1);
+        // smp-ipi.S: the BSP's second IPI to vCPU 1 waits until it is about to HLT; INIT and SIPI are not fixed.
+        assertThat(row(r.out(), "write ICR (0x300) 2 AVIC_INCOMPLETE_IPI INVALID_INT_TYPE")).contains("2 exits (MMIO)");
+        assertThat(r.out()).contains("accelerated: IPI to 1 running target");
+    }
+
+    @Test
+    void vcpuCountOutsideTheRangeIsRefused() throws Exception {
+        Run r = boot(GuestImages.image("smp-ipi").toString(), "--vcpus", "0");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("javic: --vcpus must be between 1 and").doesNotContain("\n");
     }
 
     @Test

@@ -35,6 +35,8 @@ public final class KvmMachine implements AutoCloseable {
     public static final int STATUS_GUEST_ERROR = 120;
     public static final int SERIAL_PORT = 0x3F8;
     public static final int DEBUG_EXIT_PORT = 0xF4;
+    /** PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC..0xCFF (no device answers). */
+    static final int PCI_CONFIG_ADDRESS = 0xCF8;
     /** The highest amount of RAM: it must stay below the 32-bit PCI hole (IOAPIC 0xFEC00000, APIC 0xFEE00000). */
     public static final long MAX_MEMORY = 3072L << 20;
     public static final long MIN_MEMORY = 2L << 20;
@@ -69,6 +71,10 @@ public final class KvmMachine implements AutoCloseable {
     /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
     private AvicAccounting avic;
     private final FwCfg fwCfg;
+    private final PicMasks pic = new PicMasks();
+    private final IoApic ioApic;
+    /** The last address written to PCI configuration address port 0xCF8. */
+    private int pciConfigAddress;
     private final byte[] serialRing = new byte[LAST_SERIAL_BYTES];
     private long serialCount;
 
@@ -112,6 +118,8 @@ public final class KvmMachine implements AutoCloseable {
             vcpus[i].setCpuid(cpuid);
         }
         fwCfg = new FwCfg(vcpuCount, config.memoryBytes());
+        ioApic = new IoApic(vcpuCount); // the MADT's I/O APIC ID: the first ID after the local APICs'
+        AcpiTables.install(guestRam(), vcpuCount);
         timerThread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "javic-apic-timer");
             t.setDaemon(true);
@@ -221,6 +229,21 @@ public final class KvmMachine implements AutoCloseable {
 
     /** An IN from {@code port}: returns the value read ({@code size} bytes); under {@link #lock}. */
     int portIn(int port, int size) {
+        if (port == AcpiTables.PM_TMR_BLK && size == 4) {
+            return AcpiTables.pmTimer(System.nanoTime() - tscOrigin);
+        }
+        if (port == AcpiTables.PM1A_CNT_BLK) {
+            return AcpiTables.SCI_EN;
+        }
+        if (port >= AcpiTables.PM1A_EVT_BLK && port < AcpiTables.PM1A_EVT_BLK + 4) {
+            return 0; // PM1 status / enable: no fixed event ever happens
+        }
+        if (PicMasks.isPicPort(port) && size == 1) {
+            return pic.read(port);
+        }
+        if (port == PCI_CONFIG_ADDRESS && size == 4) {
+            return pciConfigAddress;
+        }
         if (port == FwCfg.PORT_DATA) {
             int v = 0;
             for (int i = 0; i < size; i++) { // javic: a wider read returns that many consecutive bytes, little-endian
@@ -239,7 +262,11 @@ public final class KvmMachine implements AutoCloseable {
 
     /** An OUT of {@code value} ({@code size} bytes) to {@code port}; under {@link #lock}. */
     void portOut(int port, int size, int value) {
-        if (port == FwCfg.PORT_SELECTOR && size == 2) {
+        if (PicMasks.isPicPort(port) && size == 1) {
+            pic.write(port, value);
+        } else if (port == PCI_CONFIG_ADDRESS && size == 4) {
+            pciConfigAddress = value; // no PCI device exists: configuration data reads float high (all ones)
+        } else if (port == FwCfg.PORT_SELECTOR && size == 2) {
             fwCfg.select(value);
         } else if (port == SERIAL_PORT) {
             serialByte((byte) value);
@@ -336,6 +363,11 @@ public final class KvmMachine implements AutoCloseable {
                 return -1;
             }
         };
+    }
+
+    /** The I/O APIC's register file (MMIO in its page; under {@link #lock}). */
+    IoApic ioApic() {
+        return ioApic;
     }
 
     /** kvm_irq_delivery_to_apic over this VM's APICs; called under {@link #lock}. */

@@ -460,7 +460,8 @@ final class KvmVcpu implements LapicHost {
     /**
      * An MMIO exit. In the APIC page: an aligned 32-bit write is a register write (lapic.c apic_mmio_write
      * ignores any other size or alignment); a read returns the bytes of the register's 32-bit value it covers.
-     * Elsewhere (the IOAPIC page, nothing at all): reads return all ones and writes are dropped.
+     * In the I/O APIC page: 32-bit accesses to IOREGSEL / IOWIN ({@link IoApic}). Elsewhere (nothing there):
+     * reads return all ones and writes are dropped.
      */
     private void handleMmio() {
         long gpa = run.get(JAVA_LONG, RUN_MMIO_PHYS_ADDR);
@@ -476,9 +477,13 @@ final class KvmVcpu implements LapicHost {
             if (avic != null) {
                 account(avic, apic, inApic, offset, len, write);
             }
+            boolean inIoApic = !inApic && IoApic.contains(gpa);
+            int ioApicOffset = (int) (gpa - IoApic.BASE);
             if (write) {
                 if (inApic && len == 4 && (offset & 0xF) == 0) {
                     apic.regWrite(offset, run.get(JAVA_INT, RUN_MMIO_DATA));
+                } else if (inIoApic && len == 4) {
+                    machine.ioApic().write(ioApicOffset, run.get(JAVA_INT, RUN_MMIO_DATA));
                 }
                 return;
             }
@@ -486,6 +491,8 @@ final class KvmVcpu implements LapicHost {
             if (inApic) {
                 int within = offset & 0xF;
                 value = within + len <= 4 ? Integer.toUnsignedLong(apic.regRead(offset & 0xFF0)) >>> (8 * within) : 0;
+            } else if (inIoApic) {
+                value = len == 4 ? Integer.toUnsignedLong(machine.ioApic().read(ioApicOffset)) : -1L;
             } else {
                 value = -1L;
             }

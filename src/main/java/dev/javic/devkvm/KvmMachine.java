@@ -67,6 +67,11 @@ public final class KvmMachine implements AutoCloseable {
     private final CountDownLatch done = new CountDownLatch(1);
     private final ScheduledExecutorService timerThread;
     private final long tscOrigin = System.nanoTime();
+    private final long tscKhz;
+    private final long tscSample;
+    private final long tscSampleNs;
+    /** Whether KVM sends APIC_BASE and TSC_DEADLINE accesses to javic (MSR filter); else they stay in KVM. */
+    final boolean msrExits;
     private volatile Result result;
     /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
     private AvicAccounting avic;
@@ -111,12 +116,22 @@ public final class KvmMachine implements AutoCloseable {
         apics = new LocalApic[vcpuCount];
         vcpus = new KvmVcpu[vcpuCount];
         int mmapSize = ioctl(kvmFd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        msrExits = ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0
+                && ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
+        if (msrExits) {
+            installMsrFilter();
+        }
         MemorySegment cpuid = supportedCpuid();
         for (int i = 0; i < vcpuCount; i++) {
             vcpus[i] = new KvmVcpu(this, i, ioctl(vmFd, KVM_CREATE_VCPU, i), mmapSize);
             apics[i] = new LocalApic(apicPages, (long) i * PhysicalMemory.PAGE_SIZE, i, vcpus[i]);
             vcpus[i].setCpuid(cpuid);
         }
+        // The guest's TSC as javic's APIC timer sees it: sampled once from vCPU 0 (KVM keeps the vCPUs' TSCs in
+        // step when they are created together, x86.c kvm_synchronize_tsc), then advanced with the host clock.
+        tscKhz = vcpus[0].tscKhz();
+        tscSampleNs = System.nanoTime();
+        tscSample = vcpus[0].readMsr(MSR_IA32_TSC);
         fwCfg = new FwCfg(vcpuCount, config.memoryBytes());
         ioApic = new IoApic(vcpuCount); // the MADT's I/O APIC ID: the first ID after the local APICs'
         AcpiTables.install(guestRam(), vcpuCount);
@@ -375,9 +390,55 @@ public final class KvmMachine implements AutoCloseable {
         IrqDelivery.irqDeliveryToApic(source, irq, apics);
     }
 
-    /** Guest TSC for the APIC timer: nanoseconds since the VM was created (the APIC's clock runs at 1 GHz). */
+    static final int MSR_IA32_TSC = 0x10;
+    static final int MSR_IA32_APICBASE = 0x1B;
+    static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
+
+    /**
+     * KVM_CAP_X86_USER_SPACE_MSR for filtered MSRs, and a filter (default allow) that denies KVM the reads and
+     * writes of IA32_APIC_BASE and IA32_TSC_DEADLINE: with no in-kernel local APIC, KVM would otherwise keep
+     * the APIC base to itself (so relocation and disable would never reach javic's APIC) and has no timer to
+     * arm for a TSC deadline. A denied access exits with KVM_EXIT_X86_RDMSR / WRMSR (Documentation/virt/kvm/
+     * api.rst, KVM_X86_SET_MSR_FILTER: a clear bitmap bit denies).
+     */
+    private void installMsrFilter() {
+        MemorySegment cap = arena.allocate(KvmStructs.KVM_ENABLE_CAP);
+        cap.set(ValueLayout.JAVA_INT, KvmStructs.offset(KvmStructs.KVM_ENABLE_CAP, "cap"), KVM_CAP_X86_USER_SPACE_MSR);
+        cap.set(ValueLayout.JAVA_LONG, KvmStructs.offset(KvmStructs.KVM_ENABLE_CAP, "args"), KVM_MSR_EXIT_REASON_FILTER);
+        ioctl(vmFd, KVM_ENABLE_CAP, cap);
+        MemorySegment filter = arena.allocate(KvmStructs.KVM_MSR_FILTER);
+        filter.set(ValueLayout.JAVA_INT, KvmStructs.offset(KvmStructs.KVM_MSR_FILTER, "flags"), KVM_MSR_FILTER_DEFAULT_ALLOW);
+        int[] denied = {MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE};
+        long ranges = KvmStructs.offset(KvmStructs.KVM_MSR_FILTER, "ranges");
+        for (int i = 0; i < denied.length; i++) {
+            long r = ranges + i * KvmStructs.KVM_MSR_FILTER_RANGE.byteSize();
+            MemorySegment bitmap = arena.allocate(8, 8); // one MSR, its bit clear: denied
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "flags"),
+                    KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE);
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "nmsrs"), 1);
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "base"), denied[i]);
+            filter.set(ValueLayout.ADDRESS, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "bitmap"), bitmap);
+        }
+        ioctl(vmFd, KVM_X86_SET_MSR_FILTER, filter);
+    }
+
+    /**
+     * The guest's TSC now, as RDTSC in the guest reads it (to within the sampling error of a few microseconds):
+     * the APIC timer and the TSC deadline run on it.
+     */
     long guestTsc() {
-        return System.nanoTime() - tscOrigin;
+        long ns = System.nanoTime() - tscSampleNs;
+        return tscSample + (ns / 1_000_000L) * tscKhz + (ns % 1_000_000L) * tscKhz / 1_000_000L;
+    }
+
+    /** Guest TSC ticks per nanosecond times 1000 (LapicHost#tscKhzPerMhz): the TSC frequency in MHz x 1000 / 1000. */
+    long tscKhzPerMhz() {
+        return tscKhz / 1000;
+    }
+
+    /** Nanoseconds for {@code ticks} guest TSC ticks (non-negative). */
+    long tscToNs(long ticks) {
+        return (ticks / tscKhz) * 1_000_000L + (ticks % tscKhz) * 1_000_000L / tscKhz;
     }
 
     ScheduledExecutorService timerThread() {

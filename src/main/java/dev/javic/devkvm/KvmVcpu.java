@@ -124,7 +124,8 @@ final class KvmVcpu implements LapicHost {
             long ebx = e + offset(KVM_CPUID_ENTRY2, "ebx");
             long edx = e + offset(KVM_CPUID_ENTRY2, "edx");
             if (function == 1) {
-                c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~(1 << 21) & ~(1 << 24)); // x2APIC, TSC-deadline
+                int hidden = (1 << 21) | (machine.msrExits ? 0 : 1 << 24); // x2APIC; TSC-deadline without MSR exits
+                c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~hidden);
                 // initial APIC ID in 31:24; 23:16 the logical processors per package (meaningful with HTT set)
                 c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x0000FFFF) | (index << 24)
                         | (Math.min(255, machine.vcpus.length) << 16));
@@ -327,6 +328,13 @@ final class KvmVcpu implements LapicHost {
         try {
             kickPending = false;
             LocalApic apic = apic();
+            // An NMI goes to KVM, which injects it when the guest can take one (NMI window, in the kernel).
+            while (apic.takeNmi()) {
+                ioctl(fd, KVM_NMI, MemorySegment.NULL);
+                if (machine.avicAccounting() != null) {
+                    machine.avicAccounting().nmi(index);
+                }
+            }
             run.set(JAVA_LONG, RUN_CR8, apic.cr8());
             boolean ready = run.get(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION) != 0
                     && run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
@@ -368,6 +376,7 @@ final class KvmVcpu implements LapicHost {
                     case KVM_EXIT_HLT -> avic.hlt(index);
                     case KVM_EXIT_IRQ_WINDOW_OPEN -> avic.irqWindow(index);
                     case KVM_EXIT_INTR -> avic.kick(index);
+                    case KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR -> avic.msr(index);
                     default -> {
                         // the run ends
                     }
@@ -380,6 +389,8 @@ final class KvmVcpu implements LapicHost {
             case KVM_EXIT_IO -> handleIo();
             case KVM_EXIT_MMIO -> handleMmio();
             case KVM_EXIT_HLT -> halt();
+            case KVM_EXIT_X86_RDMSR -> rdmsr();
+            case KVM_EXIT_X86_WRMSR -> wrmsr();
             case KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR -> {
                 // prepareEntry injects
             }
@@ -527,6 +538,55 @@ final class KvmVcpu implements LapicHost {
     }
 
     /**
+     * RDMSR of an MSR javic's filter denies to KVM: IA32_APIC_BASE from javic's APIC, IA32_TSC_DEADLINE
+     * (kvm_get_lapic_tscdeadline_msr). Anything else (no other MSR is filtered) is a #GP (error = 1).
+     */
+    private void rdmsr() {
+        int msr = run.get(JAVA_INT, KvmStructs.RUN_MSR_INDEX);
+        machine.lock.lock();
+        try {
+            long value;
+            byte error = 0;
+            switch (msr) {
+                case KvmMachine.MSR_IA32_APICBASE -> value = apic().apicBase();
+                case KvmMachine.MSR_IA32_TSC_DEADLINE -> value = apic().getTscDeadline();
+                default -> {
+                    value = 0;
+                    error = 1;
+                }
+            }
+            run.set(JAVA_LONG, KvmStructs.RUN_MSR_DATA, value);
+            run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, error);
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
+     * WRMSR of a filtered MSR: IA32_APIC_BASE goes to {@link LocalApic#setApicBase} (a value it refuses is a
+     * #GP, as kvm_set_apic_base returning 1; relocation moves the page {@link #handleMmio} serves, disable makes
+     * it plain unbacked MMIO), IA32_TSC_DEADLINE to {@link LocalApic#setTscDeadline}.
+     */
+    private void wrmsr() {
+        int msr = run.get(JAVA_INT, KvmStructs.RUN_MSR_INDEX);
+        long value = run.get(JAVA_LONG, KvmStructs.RUN_MSR_DATA);
+        machine.lock.lock();
+        try {
+            boolean ok = switch (msr) {
+                case KvmMachine.MSR_IA32_APICBASE -> apic().setApicBase(value);
+                case KvmMachine.MSR_IA32_TSC_DEADLINE -> {
+                    apic().setTscDeadline(value);
+                    yield true;
+                }
+                default -> false;
+            };
+            run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, (byte) (ok ? 0 : 1));
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
      * KVM_EXIT_HLT: the vCPU thread sleeps until its APIC has an interrupt the guest can take (IF set, as of
      * the HLT) or an NMI, or the run ends (KVM's kvm_vcpu_block / kvm_arch_vcpu_runnable, in userspace).
      */
@@ -567,7 +627,23 @@ final class KvmVcpu implements LapicHost {
 
     @Override
     public long tscKhzPerMhz() {
-        return 1000; // the APIC timer's "TSC" is the host's nanosecond clock
+        return machine.tscKhzPerMhz();
+    }
+
+    /** KVM_GET_TSC_KHZ: this vCPU's TSC frequency. */
+    long tscKhz() {
+        return ioctl(fd, KVM_GET_TSC_KHZ, MemorySegment.NULL);
+    }
+
+    /** KVM_GET_MSRS for one MSR (not while the thread is in KVM_RUN). */
+    long readMsr(int index) {
+        MemorySegment msrs = arena.allocate(KvmStructs.KVM_MSRS.byteSize() + KvmStructs.KVM_MSR_ENTRY.byteSize(), 8);
+        msrs.set(JAVA_INT, 0, 1);
+        msrs.set(JAVA_INT, KvmStructs.KVM_MSRS.byteSize(), index);
+        if (ioctl(fd, KVM_GET_MSRS, msrs) != 1) {
+            throw new KvmException("KVM_GET_MSRS(0x" + Integer.toHexString(index) + ")", 0);
+        }
+        return msrs.get(JAVA_LONG, KvmStructs.KVM_MSRS.byteSize() + offset(KvmStructs.KVM_MSR_ENTRY, "data"));
     }
 
     /** Called by the APIC under the machine's lock, like every APIC call. */
@@ -575,7 +651,7 @@ final class KvmVcpu implements LapicHost {
     public void armTimer(long deadlineTsc) {
         cancelTimer();
         long generation = timerGeneration;
-        long delay = Math.max(0, deadlineTsc - guestTsc());
+        long delay = machine.tscToNs(Math.max(0, deadlineTsc - guestTsc()));
         timer = machine.timerThread().schedule(() -> timerFired(generation), delay, TimeUnit.NANOSECONDS);
     }
 

@@ -68,6 +68,8 @@ class BootTest {
         String[][] images = {
             {"smp-ipi", "IPIs to spinning and halted vCPUs taken"},
             {"acpi", "vCPUs in the MADT as fw_cfg says, I/O APIC registers, PM timer counting"},
+            {"nmi", "vCPUs each took one NMI with IF clear (self, spinning and halted targets)"},
+            {"timer", "TSC-deadline: interrupt at the deadline, MSR reads back then 0"},
         };
         Stream.Builder<Arguments> b = Stream.builder();
         for (String[] image : images) {

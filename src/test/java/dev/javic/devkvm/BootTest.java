@@ -70,6 +70,9 @@ class BootTest {
             {"acpi", "vCPUs in the MADT as fw_cfg says, I/O APIC registers, PM timer counting"},
             {"nmi", "vCPUs each took one NMI with IF clear (self, spinning and halted targets)"},
             {"timer", "TSC-deadline: interrupt at the deadline, MSR reads back then 0"},
+            {"apic-base", "x2APIC bit without x2APIC in CPUID: #GP, base unchanged"},
+            {"ipi-dest", "broadcast: all including self, all excluding self, physical 0xFF"},
+            {"eoi-order", "C: pending 0x61, 0x6F, 0x45 taken as 0x6F, 0x61, 0x45"},
         };
         Stream.Builder<Arguments> b = Stream.builder();
         for (String[] image : images) {

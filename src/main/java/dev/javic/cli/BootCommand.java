@@ -44,6 +44,11 @@ final class BootCommand implements Callable<Integer> {
             + "AVIC_UNACCELERATED_ACCESS trap/fault, AVIC_INCOMPLETE_IPI with its cause) next to avic-off's exits.")
     String system;
 
+    @Option(names = "--trace", paramLabel = "OUT", description = "Write the run as Linux ftrace text (kvm_userspace_exit, "
+            + "kvm_apic, kvm_apic_ipi, kvm_apic_accept_irq, kvm_eoi, kvm_inj_virq, kvm_msr, kvm_vcpu_wakeup; host threads, "
+            + "CPUs and times) to OUT.")
+    Path trace;
+
     @Option(names = "--json", description = "With --system avic-on: print the AVIC report as JSON (one line) after the guest's serial output.")
     boolean json;
 
@@ -93,10 +98,26 @@ final class BootCommand implements Callable<Integer> {
             err.println("javic: " + unavailable);
             return 2;
         }
+        java.io.Writer traceOut = null;
+        if (trace != null) {
+            if (trace.getFileName() != null && trace.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".json")) {
+                err.println("javic: boot --trace writes ftrace text only (Perfetto opens it too): name the file e.g. boot.trace");
+                return 2;
+            }
+            try {
+                traceOut = Files.newBufferedWriter(trace);
+            } catch (IOException e) {
+                err.println("javic: cannot write --trace " + trace + ": " + e.getMessage());
+                return 2;
+            }
+        }
         Duration timeout = Duration.ofMillis((long) (timeoutSeconds * 1000));
         KvmMachine.Result result;
         String report = null;
         try (KvmMachine vm = new KvmMachine(new KvmMachine.Config(memory, append, timeout, System.out), vcpus)) {
+            if (traceOut != null) {
+                vm.enableTrace(traceOut); // closed with the VM
+            }
             try {
                 vm.load(kernel);
             } catch (MultibootImage.BadImageException e) {

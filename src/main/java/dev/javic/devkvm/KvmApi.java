@@ -175,6 +175,10 @@ public final class KvmApi {
     private static final MethodHandle SIGTIMEDWAIT = downcall("sigtimedwait",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), CCS);
 
+    private static final MethodHandle SCHED_GETCPU = downcall("sched_getcpu", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GET_NPROCS_CONF = downcall("get_nprocs_conf", FunctionDescriptor.of(JAVA_INT));
+
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
         return LINKER.downcallHandle(sym, fd, options);
@@ -346,6 +350,33 @@ public final class KvmApi {
     // =====================================================================================================
     // Kicking a vCPU thread out of KVM_RUN (see KvmVcpu and docs/devkvm.md)
     // =====================================================================================================
+
+    /** sched_getcpu(): the host CPU the calling thread runs on now (for trace lines), or -1. */
+    public static int schedGetcpu() {
+        try {
+            return (int) SCHED_GETCPU.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** gettid(): the calling thread's Linux thread ID (the pid column of a trace line). */
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** get_nprocs_conf(): the host CPUs configured (every number sched_getcpu can return is below it). */
+    public static int nprocsConf() {
+        try {
+            return (int) GET_NPROCS_CONF.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
 
     /** pthread_self() of the calling (platform) thread. */
     public static long pthreadSelf() {

@@ -75,6 +75,8 @@ public final class KvmMachine implements AutoCloseable {
     private volatile Result result;
     /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
     private AvicAccounting avic;
+    /** The --trace output, or null. */
+    private KvmTrace trace;
     private final FwCfg fwCfg;
     private final PicMasks pic = new PicMasks();
     private final IoApic ioApic;
@@ -334,6 +336,16 @@ public final class KvmMachine implements AutoCloseable {
         return avic;
     }
 
+    /** Turns on {@code --trace}: ftrace text to {@code out} (closed by {@link #close}); before {@link #run}. */
+    public void enableTrace(java.io.Writer out) {
+        trace = new KvmTrace(out, tscOrigin);
+    }
+
+    /** The trace, or null. */
+    KvmTrace trace() {
+        return trace;
+    }
+
     /** The AVIC accounting, or null when it is off. */
     public AvicAccounting avicAccounting() {
         return avic;
@@ -448,6 +460,9 @@ public final class KvmMachine implements AutoCloseable {
     @Override
     public void close() {
         timerThread.shutdownNow();
+        if (trace != null) {
+            trace.close();
+        }
         for (KvmVcpu v : vcpus) {
             if (v != null) {
                 v.close();

@@ -252,6 +252,10 @@ final class KvmVcpu implements LapicHost {
             }
             prepareEntry();
             int r = KvmApi.ioctlRaw(fd, KVM_RUN, MemorySegment.NULL);
+            KvmTrace trace = machine.trace();
+            if (trace != null) {
+                trace.userspaceExit(r < 0 ? 0 : run.get(JAVA_INT, RUN_EXIT_REASON), Math.min(r, 0));
+            }
             if (r == -EINTR) {
                 KvmApi.consumePendingSignal(SIG_KICK);
                 AvicAccounting avic = machine.avicAccounting();
@@ -343,6 +347,9 @@ final class KvmVcpu implements LapicHost {
                 MemorySegment irq = arena.allocate(KvmStructs.KVM_INTERRUPT);
                 irq.set(JAVA_INT, 0, vector);
                 ioctl(fd, KVM_INTERRUPT, irq);
+                if (machine.trace() != null) {
+                    machine.trace().injVirq(index, vector);
+                }
                 if (machine.avicAccounting() != null) {
                     machine.avicAccounting().injected(index);
                 }
@@ -490,9 +497,17 @@ final class KvmVcpu implements LapicHost {
             }
             boolean inIoApic = !inApic && IoApic.contains(gpa);
             int ioApicOffset = (int) (gpa - IoApic.BASE);
+            KvmTrace trace = machine.trace();
             if (write) {
                 if (inApic && len == 4 && (offset & 0xF) == 0) {
-                    apic.regWrite(offset, run.get(JAVA_INT, RUN_MMIO_DATA));
+                    int value = run.get(JAVA_INT, RUN_MMIO_DATA);
+                    if (trace != null) { // kvm_lapic_reg_write traces first, then kvm_apic_send_ipi for an ICR write
+                        trace.apic(index, true, offset, value);
+                        if (offset == ApicRegs.ICR) {
+                            trace.apicIpi(index, value, apic.read(ApicRegs.ICR2) >>> 24);
+                        }
+                    }
+                    apic.regWrite(offset, value);
                 } else if (inIoApic && len == 4) {
                     machine.ioApic().write(ioApicOffset, run.get(JAVA_INT, RUN_MMIO_DATA));
                 }
@@ -501,7 +516,11 @@ final class KvmVcpu implements LapicHost {
             long value;
             if (inApic) {
                 int within = offset & 0xF;
-                value = within + len <= 4 ? Integer.toUnsignedLong(apic.regRead(offset & 0xFF0)) >>> (8 * within) : 0;
+                int reg = apic.regRead(offset & 0xFF0);
+                value = within + len <= 4 ? Integer.toUnsignedLong(reg) >>> (8 * within) : 0;
+                if (trace != null) {
+                    trace.apic(index, false, offset & 0xFF0, reg);
+                }
             } else if (inIoApic) {
                 value = len == 4 ? Integer.toUnsignedLong(machine.ioApic().read(ioApicOffset)) : -1L;
             } else {
@@ -557,6 +576,9 @@ final class KvmVcpu implements LapicHost {
             }
             run.set(JAVA_LONG, KvmStructs.RUN_MSR_DATA, value);
             run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, error);
+            if (machine.trace() != null) {
+                machine.trace().msr(index, false, msr, value, error != 0);
+            }
         } finally {
             machine.lock.unlock();
         }
@@ -581,6 +603,9 @@ final class KvmVcpu implements LapicHost {
                 default -> false;
             };
             run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, (byte) (ok ? 0 : 1));
+            if (machine.trace() != null) {
+                machine.trace().msr(index, true, msr, value, !ok);
+            }
         } finally {
             machine.lock.unlock();
         }
@@ -592,11 +617,15 @@ final class KvmVcpu implements LapicHost {
      */
     private void halt() {
         boolean ifFlag = run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
+        long start = System.nanoTime();
         machine.lock.lock();
         try {
             halted = true;
             while (!machine.stopped() && !(ifFlag && apic().hasInterrupt() >= 0) && !apic().nmiPending()) {
                 wake.awaitUninterruptibly();
+            }
+            if (machine.trace() != null) {
+                machine.trace().wakeup(index, System.nanoTime() - start, !machine.stopped());
             }
         } finally {
             halted = false;
@@ -688,6 +717,20 @@ final class KvmVcpu implements LapicHost {
     @Override
     public void sendIpi(LocalApic source, ApicIrq irq) {
         machine.deliverIpi(source, irq);
+    }
+
+    @Override
+    public void tracepointAcceptIrq(int apicId, int deliveryMode, boolean levelTriggered, int vector) {
+        if (machine.trace() != null) {
+            machine.trace().acceptIrq(apicId, deliveryMode, levelTriggered, vector);
+        }
+    }
+
+    @Override
+    public void tracepointEoi(int apicId, int vector) {
+        if (machine.trace() != null) {
+            machine.trace().eoi(apicId, vector);
+        }
     }
 
     @Override

@@ -97,6 +97,46 @@ class BootTest {
     }
 
     @Test
+    void traceIsFtraceTextOfTheRealThreadsWithTheApicsEvents() throws Exception {
+        Path image = GuestImages.image("smp-ipi");
+        GuestImages.assumeKvm();
+        Path out = Files.createTempFile("javic-boot", ".trace");
+        try {
+            Run r = boot(image.toString(), "--vcpus", "2", "--trace", out.toString(), "--timeout", "30");
+            assertThat(r.status()).as("stderr: %s", r.err()).isEqualTo(1);
+            java.util.List<String> lines = Files.readAllLines(out);
+            assertThat(lines.get(0)).isEqualTo("# tracer: nop");
+            java.util.regex.Pattern linux = java.util.regex.Pattern.compile(
+                    "^(.{16})-([\\d ]{7}) \\[(\\d{3})] \\.\\.\\.\\. ([ \\d]{4}\\d)\\.(\\d{6}): ([a-z_]+): (\\S.*)$");
+            java.util.List<String> events = lines.stream().filter(l -> !l.startsWith("#")).toList();
+            assertThat(events).allMatch(l -> linux.matcher(l).matches());
+            String text = String.join("\n", events);
+            // smp-ipi.S: vector 0x41 (65) by physical ID to vCPU 1, twice; vCPU 1 EOIs it and halts in between.
+            assertThat(text).contains("javic-vcpu0-").contains("javic-vcpu1-")
+                    .contains("kvm_userspace_exit: reason KVM_EXIT_MMIO (6)")
+                    .contains("kvm_userspace_exit: reason KVM_EXIT_HLT (5)")
+                    .contains("kvm_apic: apic_write APIC_ICR = 0xc4608")
+                    .contains("kvm_apic_ipi: dst 0 vec 8 (SIPI|physical|assert|edge|all-but-self)")
+                    .contains("kvm_apic_ipi: dst 1 vec 65 (Fixed|physical|de-assert|edge|dst)")
+                    .contains("kvm_apic_accept_irq: apicid 1 vec 65 (Fixed|edge)")
+                    .contains("kvm_inj_virq: IRQ 0x41")
+                    .contains("kvm_eoi: apicid 1 vector 65")
+                    .contains("kvm_vcpu_wakeup: wait time ");
+            assertThat(events.stream().filter(l -> l.contains("kvm_apic_accept_irq: apicid 1 vec 65"))).hasSize(2);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    @Test
+    void aJsonTraceIsRefused() throws Exception {
+        GuestImages.assumeKvm();
+        Run r = boot(GuestImages.image("self-ipi").toString(), "--trace", "out.json");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("javic: boot --trace writes ftrace text only").doesNotContain("\n");
+    }
+
+    @Test
     void vcpuCountOutsideTheRangeIsRefused() throws Exception {
         Run r = boot(GuestImages.image("smp-ipi").toString(), "--vcpus", "0");
         assertThat(r.status()).isEqualTo(2);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -66,6 +67,7 @@ class BootTest {
 
     static Stream<Arguments> smpRuns() {
         String[][] images = {
+            {"self-ipi", "self IPI taken, ISR/EOI and TPR masking as expected"},
             {"smp-ipi", "IPIs to spinning and halted vCPUs taken"},
             {"acpi", "vCPUs in the MADT as fw_cfg says, I/O APIC registers, PM timer counting"},
             {"nmi", "vCPUs each took one NMI with IF clear (self, spinning and halted targets)"},
@@ -143,11 +145,12 @@ class BootTest {
         assertThat(r.err().strip()).startsWith("javic: --vcpus must be between 1 and").doesNotContain("\n");
     }
 
-    @Test
-    void aHungGuestEndsAtTheTimeoutWithItsLastSerialOutput() throws Exception {
+    @ParameterizedTest(name = "{0} vCPUs")
+    @ValueSource(ints = {1, 4})
+    void aHungGuestEndsAtTheTimeoutWithItsLastSerialOutput(int vcpus) throws Exception {
         Path image = GuestImages.image("hang");
         GuestImages.assumeKvm();
-        Run r = boot(image.toString(), "--timeout", "1");
+        Run r = boot(image.toString(), "--timeout", "1", "--vcpus", Integer.toString(vcpus));
         assertThat(r.status()).isEqualTo(KvmMachine.STATUS_TIMEOUT);
         assertThat(r.err()).contains("timeout").contains("hanging on purpose");
     }

@@ -3,7 +3,8 @@
  * - logical flat (DFR 0xFFFFFFFF, LDR = 1 << (24 + ID)): one IPI to the mask of every AP reaches each AP once;
  *   one to mask 1 reaches the BSP (itself).
  * - logical cluster (DFR 0x0FFFFFFF, LDR = cluster ID in 31:28 = APIC ID, member bit 0 in 27:24): an IPI to
- *   cluster n member bit 0 reaches vCPU n; one to cluster n member bit 1 (VECTOR_WRONG) reaches nobody.
+ *   cluster n member bit 0 reaches vCPU n; one to cluster n member bit 1 (VECTOR_WRONG) reaches nobody, nor
+ *   does one to physical ID N, which no APIC has.
  * - shorthands: all including self, all excluding self; physical destination 0xFF (broadcast).
  * Between steps the BSP moves the APs on with an IPI by physical ID (VECTOR_STEP) that wakes them from HLT.
  * Serial: "ipi-dest: N vCPUs ...", then PASS or FAIL: why.
@@ -86,6 +87,10 @@ test_main:
         inc %ebx
         cmp ncpus, %ebx
         jne 3b
+        mov ncpus, %eax                     /* physical ID N: no such APIC, nobody takes it */
+        shl $24, %eax
+        mov %eax, APIC_ICR2
+        movl $VECTOR_WRONG, APIC_ICR
         mov $2, %eax
         mov $2, %edx
         call wait_counts
@@ -250,12 +255,12 @@ too_many:       mov $msg_too_many, %esi
 msg_hello:      .asciz "ipi-dest: "
 msg_vcpus:      .asciz " vCPUs\n"
 msg_flat:       .asciz "logical flat: each AP once by mask, the BSP by its own bit\n"
-msg_cluster:    .asciz "logical cluster: each vCPU by cluster/member, a wrong member reaches nobody\n"
+msg_cluster:    .asciz "logical cluster: each vCPU by cluster/member, a wrong member or an absent ID reaches nobody\n"
 msg_broadcast:  .asciz "broadcast: all including self, all excluding self, physical 0xFF\n"
 msg_ack:        .asciz "an AP did not take the next step"
 msg_count:      .asciz "an IPI did not reach every destination"
 msg_extra:      .asciz "an IPI reached a CPU it was not addressed to"
-msg_wrong:      .asciz "a logical cluster IPI reached a CPU whose LDR does not match"
+msg_wrong:      .asciz "an IPI reached a CPU it does not address (cluster member or absent physical ID)"
 msg_too_many:   .asciz "more than 4 CPUs"
 
         .data

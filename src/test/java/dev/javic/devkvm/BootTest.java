@@ -139,6 +139,26 @@ class BootTest {
     }
 
     @Test
+    void avicOnReportsFaultsMsrExitsNmisAndAbsentTargetsFromTheImagesThatCauseThem() throws Exception {
+        GuestImages.assumeKvm();
+        // timer.S reads TMCCT (an AVIC fault: the backing page has no current count) and writes IA32_TSC_DEADLINE.
+        Run timer = boot(GuestImages.image("timer").toString(), "--system", "avic-on", "--timeout", "30");
+        assertThat(timer.status()).as("stderr: %s", timer.err()).isEqualTo(1);
+        assertThat(row(timer.out(), "read TMCCT (0x390)")).contains("AVIC_UNACCELERATED_ACCESS fault");
+        assertThat(row(timer.out(), "write TMICT (0x380)")).contains("AVIC_UNACCELERATED_ACCESS trap");
+        assertThat(row(timer.out(), "MSR (APIC_BASE, TSC_DEADLINE)")).matches(".*\\s([1-9]\\d*)\\s+\\1$");
+        // nmi.S: one NMI per CPU, through KVM_NMI; an NMI IPI is not a fixed interrupt.
+        Run nmi = boot(GuestImages.image("nmi").toString(), "--vcpus", "2", "--system", "avic-on", "--timeout", "30");
+        assertThat(nmi.status()).as("stderr: %s", nmi.err()).isEqualTo(1);
+        assertThat(row(nmi.out(), "NMIs delivered")).contains("injected (KVM_NMI)");
+        assertThat(nmi.out()).contains("AVIC_INCOMPLETE_IPI INVALID_INT_TYPE");
+        // ipi-dest.S: an IPI to physical ID N, which no vCPU has.
+        Run dest = boot(GuestImages.image("ipi-dest").toString(), "--vcpus", "2", "--system", "avic-on", "--timeout", "30");
+        assertThat(dest.status()).as("stderr: %s", dest.err()).isEqualTo(1);
+        assertThat(dest.out()).contains("AVIC_INCOMPLETE_IPI INVALID_TARGET (index 2)");
+    }
+
+    @Test
     void vcpuCountOutsideTheRangeIsRefused() throws Exception {
         Run r = boot(GuestImages.image("smp-ipi").toString(), "--vcpus", "0");
         assertThat(r.status()).isEqualTo(2);

@@ -72,6 +72,8 @@ final class KvmVcpu implements LapicHost {
     private final int fd;
     private final MemorySegment run;
     private final Arena arena = Arena.ofShared();
+    /** KVM_INTERRUPT's argument, reused: an injection allocates nothing. */
+    private final MemorySegment interruptArg = arena.allocate(KvmStructs.KVM_INTERRUPT);
     private final Condition wake;
     private final Thread thread;
     /** pthread_t of {@link #thread} once it runs, 0 before and after (guarded by the machine's lock). */
@@ -344,9 +346,8 @@ final class KvmVcpu implements LapicHost {
                     && run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
             if (ready && apic.hasInterrupt() >= 0) {
                 int vector = apic.getInterrupt();
-                MemorySegment irq = arena.allocate(KvmStructs.KVM_INTERRUPT);
-                irq.set(JAVA_INT, 0, vector);
-                ioctl(fd, KVM_INTERRUPT, irq);
+                interruptArg.set(JAVA_INT, 0, vector);
+                ioctl(fd, KVM_INTERRUPT, interruptArg);
                 if (machine.trace() != null) {
                     machine.trace().injVirq(index, vector);
                 }

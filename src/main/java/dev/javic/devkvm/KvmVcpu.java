@@ -666,12 +666,12 @@ final class KvmVcpu implements LapicHost {
     }
 
     /** KVM_GET_MSRS for one MSR (not while the thread is in KVM_RUN). */
-    long readMsr(int index) {
+    long readMsr(int msr) {
         MemorySegment msrs = arena.allocate(KvmStructs.KVM_MSRS.byteSize() + KvmStructs.KVM_MSR_ENTRY.byteSize(), 8);
         msrs.set(JAVA_INT, 0, 1);
-        msrs.set(JAVA_INT, KvmStructs.KVM_MSRS.byteSize(), index);
-        if (ioctl(fd, KVM_GET_MSRS, msrs) != 1) {
-            throw new KvmException("KVM_GET_MSRS(0x" + Integer.toHexString(index) + ")", 0);
+        msrs.set(JAVA_INT, KvmStructs.KVM_MSRS.byteSize(), msr);
+        if (ioctl(fd, KVM_GET_MSRS, msrs) != 1) { // the number of MSRs KVM could read
+            throw new IllegalStateException("KVM_GET_MSRS cannot read MSR 0x" + Integer.toHexString(msr));
         }
         return msrs.get(JAVA_LONG, KvmStructs.KVM_MSRS.byteSize() + offset(KvmStructs.KVM_MSR_ENTRY, "data"));
     }

@@ -28,7 +28,7 @@ test_main:
         call putdec
         mov $msg_vcpus, %esi
         call puts
-        cmpl $4, ncpus                       /* flat logical IDs and the cluster test use 4 bits */
+        cmpl $8, ncpus                       /* flat logical IDs are 8 bits */
         ja too_many
         mov $VECTOR, %ecx
         mov $handler, %eax
@@ -261,7 +261,7 @@ msg_ack:        .asciz "an AP did not take the next step"
 msg_count:      .asciz "an IPI did not reach every destination"
 msg_extra:      .asciz "an IPI reached a CPU it was not addressed to"
 msg_wrong:      .asciz "an IPI reached a CPU it does not address (cluster member or absent physical ID)"
-msg_too_many:   .asciz "more than 4 CPUs"
+msg_too_many:   .asciz "more than 8 CPUs (flat logical IDs are 8 bits)"
 
         .data
 ncpus:          .long 0

@@ -66,7 +66,8 @@ public final class KvmMachine implements AutoCloseable {
     final KvmVcpu[] vcpus;
     private final CountDownLatch done = new CountDownLatch(1);
     private final ScheduledExecutorService timerThread;
-    private final long tscOrigin = System.nanoTime();
+    /** When the VM was created (host monotonic clock): the PM timer's and the trace's zero. */
+    private final long createdNs = System.nanoTime();
     private final long tscKhz;
     private final long tscSample;
     private final long tscSampleNs;
@@ -247,7 +248,7 @@ public final class KvmMachine implements AutoCloseable {
     /** An IN from {@code port}: returns the value read ({@code size} bytes); under {@link #lock}. */
     int portIn(int port, int size) {
         if (port == AcpiTables.PM_TMR_BLK && size == 4) {
-            return AcpiTables.pmTimer(System.nanoTime() - tscOrigin);
+            return AcpiTables.pmTimer(System.nanoTime() - createdNs);
         }
         if (port == AcpiTables.PM1A_CNT_BLK) {
             return AcpiTables.SCI_EN;
@@ -338,7 +339,7 @@ public final class KvmMachine implements AutoCloseable {
 
     /** Turns on {@code --trace}: ftrace text to {@code out} (closed by {@link #close}); before {@link #run}. */
     public void enableTrace(java.io.Writer out) {
-        trace = new KvmTrace(out, tscOrigin);
+        trace = new KvmTrace(out, createdNs);
     }
 
     /** The trace, or null. */

@@ -76,6 +76,7 @@ class BootTest {
             {"apic-base", "x2APIC bit without x2APIC in CPUID: #GP, base unchanged", 1},
             {"ipi-dest", "broadcast: all including self, all excluding self, physical 0xFF", 1},
             {"eoi-order", "C: pending 0x61, 0x6F, 0x45 taken as 0x6F, 0x61, 0x45", 1},
+            {"nmi-nested", "a second NMI held while the first was in service, taken after IRETQ; a third one taken", 1},
             {"tpr", "each AP with TPR 0x80 held 0x70 in IRR, took 0x90, then 0x70 once TPR was 0", 2},
         };
         Stream.Builder<Arguments> b = Stream.builder();

@@ -596,7 +596,14 @@ final class KvmVcpu implements LapicHost {
         machine.lock.lock();
         try {
             boolean ok = switch (msr) {
-                case KvmMachine.MSR_IA32_APICBASE -> apic().setApicBase(value);
+                case KvmMachine.MSR_IA32_APICBASE -> {
+                    boolean set = apic().setApicBase(value);
+                    AvicAccounting avic = machine.avicAccounting();
+                    if (set && avic != null && (value & ~0xFFFL) != ApicRegs.APIC_DEFAULT_PHYS_BASE) {
+                        avic.inhibit("APIC_BASE_MODIFIED"); // kvm_lapic_set_base, as the simulated Svm.setMsr
+                    }
+                    yield set;
+                }
                 case KvmMachine.MSR_IA32_TSC_DEADLINE -> {
                     apic().setTscDeadline(value);
                     yield true;

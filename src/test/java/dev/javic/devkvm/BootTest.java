@@ -162,6 +162,23 @@ class BootTest {
     }
 
     @Test
+    void relocatingTheApicInhibitsAvicForTheRestOfTheRunAsKvmDoes() throws Exception {
+        Path image = GuestImages.image("apic-base");
+        GuestImages.assumeKvm();
+        Run r = boot(image.toString(), "--system", "avic-on", "--timeout", "30");
+        assertThat(r.status()).as("stderr: %s", r.err()).isEqualTo(1);
+        // apic-base.S: SPIV is written before the relocation (a trap), the self IPI after it (an MMIO exit).
+        assertThat(r.out()).contains("AVIC was inhibited for the VM during the run (APIC_BASE_MODIFIED, sticky)");
+        assertThat(row(r.out(), "write SPIV (0x0f0) 1 AVIC_UNACCELERATED_ACCESS trap")).contains("1 exit (MMIO)");
+        assertThat(row(r.out(), "write ICR (0x300)")).contains("AVIC inhibited (APIC_BASE_MODIFIED): MMIO exit");
+        assertThat(row(r.out(), "APIC accesses accelerated (no exit)")).endsWith(" 0");
+        Run json = boot(image.toString(), "--system", "avic-on", "--json", "--timeout", "30");
+        String last = json.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(last).get("inhibit").asText())
+                .isEqualTo("APIC_BASE_MODIFIED");
+    }
+
+    @Test
     void vcpuCountOutsideTheRangeIsRefused() throws Exception {
         Run r = boot(GuestImages.image("smp-ipi").toString(), "--vcpus", "0");
         assertThat(r.status()).isEqualTo(2);

@@ -106,6 +106,9 @@ final class BootCommand implements Callable<Integer> {
             }
             try {
                 traceOut = Files.newBufferedWriter(trace);
+            } catch (NoSuchFileException e) {
+                err.println("javic: cannot write --trace " + trace + ": its directory does not exist");
+                return 2;
             } catch (IOException e) {
                 err.println("javic: cannot write --trace " + trace + ": " + e.getMessage());
                 return 2;

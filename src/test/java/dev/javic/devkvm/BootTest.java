@@ -134,11 +134,14 @@ class BootTest {
     }
 
     @Test
-    void aJsonTraceIsRefused() throws Exception {
+    void aJsonTraceOrAnUnwritableOneIsRefused() throws Exception {
         GuestImages.assumeKvm();
         Run r = boot(GuestImages.image("self-ipi").toString(), "--trace", "out.json");
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().strip()).startsWith("javic: boot --trace writes ftrace text only").doesNotContain("\n");
+        Run noDir = boot(GuestImages.image("self-ipi").toString(), "--trace", "/no/such/dir/boot.trace");
+        assertThat(noDir.status()).isEqualTo(2);
+        assertThat(noDir.err().strip()).isEqualTo("javic: cannot write --trace /no/such/dir/boot.trace: its directory does not exist");
     }
 
     @Test

@@ -5,6 +5,7 @@
  * - logical cluster (DFR 0x0FFFFFFF, LDR = cluster ID in 31:28 = APIC ID, member bit 0 in 27:24): an IPI to
  *   cluster n member bit 0 reaches vCPU n; one to cluster n member bit 1 (VECTOR_WRONG) reaches nobody, nor
  *   does one to physical ID N, which no APIC has.
+ * - lowest priority (logical, every AP): exactly one AP takes it.
  * - shorthands: all including self, all excluding self; physical destination 0xFF (broadcast).
  * Between steps the BSP moves the APs on with an IPI by physical ID (VECTOR_STEP) that wakes them from HLT.
  * Serial: "ipi-dest: N vCPUs ...", then PASS or FAIL: why.
@@ -14,6 +15,8 @@
         .set VECTOR, 0x70
         .set VECTOR_STEP, 0x71
         .set VECTOR_WRONG, 0x72
+        .set VECTOR_LOWEST, 0x73
+        .set LOWEST_PRIORITY, 1 << 8
         .set LOGICAL, 1 << 11
         .set ALL_INCLUDING_SELF, 2 << 18
         .set ALL_EXCLUDING_SELF, 3 << 18
@@ -38,6 +41,9 @@ test_main:
         call set_gate
         mov $VECTOR_WRONG, %ecx
         mov $wrong_handler, %eax
+        call set_gate
+        mov $VECTOR_LOWEST, %ecx
+        mov $lowest_handler, %eax
         call set_gate
         movl $0x1FF, APIC_SPIV
         xor %eax, %eax
@@ -65,6 +71,31 @@ test_main:
         call wait_counts
         mov $msg_flat, %esi
         call puts
+
+        /* ---- lowest priority to every AP: exactly one takes it ---- */
+        mov ncpus, %ecx
+        mov $1, %eax
+        shl %cl, %eax
+        sub $2, %eax
+        jz 2f
+        shl $24, %eax
+        mov %eax, APIC_ICR2
+        movl $(VECTOR_LOWEST | LOWEST_PRIORITY | LOGICAL), APIC_ICR
+        mov $WAIT, %ecx
+1:      cmpl $1, lowest
+        je 3f
+        pause
+        loop 1b
+        mov $msg_lowest_none, %esi
+        jmp fail_with
+3:      mov $200000, %ecx
+4:      pause
+        loop 4b
+        cmpl $1, lowest
+        jne lowest_many
+        mov $msg_lowest, %esi
+        call puts
+2:
 
         /* ---- logical cluster ---- */
         mov $2, %eax
@@ -240,6 +271,11 @@ handler:
         pop %eax
         intr_return
 
+lowest_handler:
+        lock incl lowest
+        movl $0, APIC_EOI
+        intr_return
+
 step_handler:
         movl $0, APIC_EOI
         intr_return
@@ -250,6 +286,8 @@ wrong_handler:
 
 too_many:       mov $msg_too_many, %esi
                 jmp fail_with
+lowest_many:    mov $msg_lowest_many, %esi
+                jmp fail_with
 
         .section .rodata
 msg_hello:      .asciz "ipi-dest: "
@@ -257,6 +295,9 @@ msg_vcpus:      .asciz " vCPUs\n"
 msg_flat:       .asciz "logical flat: each AP once by mask, the BSP by its own bit\n"
 msg_cluster:    .asciz "logical cluster: each vCPU by cluster/member, a wrong member or an absent ID reaches nobody\n"
 msg_broadcast:  .asciz "broadcast: all including self, all excluding self, physical 0xFF\n"
+msg_lowest:     .asciz "lowest priority to every AP: taken by exactly one\n"
+msg_lowest_none: .asciz "a lowest-priority IPI was taken by no AP"
+msg_lowest_many: .asciz "a lowest-priority IPI was taken by more than one AP"
 msg_ack:        .asciz "an AP did not take the next step"
 msg_count:      .asciz "an IPI did not reach every destination"
 msg_extra:      .asciz "an IPI reached a CPU it was not addressed to"
@@ -266,5 +307,6 @@ msg_too_many:   .asciz "more than 8 CPUs (flat logical IDs are 8 bits)"
         .data
 ncpus:          .long 0
 step:           .long 1
+lowest:         .long 0
 ack:            .fill MAX_CPUS, 4, 0
 count:          .fill MAX_CPUS, 4, 0

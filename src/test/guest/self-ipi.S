@@ -2,7 +2,7 @@
  * self-ipi: a fixed self IPI through the xAPIC ICR (0xFEE00300, shorthand "self"), taken by an IDT handler
  * that checks ISR and EOIs; then TPR masking: with TPR = 0x50 the pending vector 0x40 (class 4) must not be
  * delivered although IF is set, and lowering TPR to 0 must deliver it.
- * Serial: "hello from self-ipi", then "PASS" or "FAIL: why"; debug-exit 0 (status 1) on pass, 1 (status 3) on fail.
+ * Serial: "hello from self-ipi (N vCPUs)", then "PASS" or "FAIL: why"; debug-exit 0 (status 1) on pass, 1 (status 3) on fail.
  *
  * The handler does not IRET: it resumes the test at `resume` on the stack saved in `saved_esp`. On this
  * machine /dev/kvm is kvm-pvm, which runs 32-bit protected-mode code through KVM's instruction emulator, and
@@ -16,6 +16,10 @@
         .text
 test_main:
         mov $msg_hello, %esi
+        call puts
+        call cpu_count
+        call putdec
+        mov $msg_vcpus, %esi
         call puts
         mov $VECTOR, %ecx
         mov $handler, %eax
@@ -99,7 +103,8 @@ handler:
         jmp fail_with
 
         .section .rodata
-msg_hello:      .asciz "hello from self-ipi\n"
+msg_hello:      .asciz "hello from self-ipi ("
+msg_vcpus:      .asciz " vCPUs)\n"
 msg_ok:         .asciz "self IPI taken, ISR/EOI and TPR masking as expected\n"
 msg_no_irr:     .asciz "self IPI did not set IRR"
 msg_early:      .asciz "interrupt taken with IF clear"

@@ -66,6 +66,8 @@ public final class AvicAccounting {
         final Map<String, Row> rows = new LinkedHashMap<>();
         long apicMmio;
         long otherMmio;
+        long msr;
+        long nmis;
         long io;
         long hlt;
         long irqWindow;
@@ -75,17 +77,23 @@ public final class AvicAccounting {
         long fault;
         final Map<String, Long> incomplete = new LinkedHashMap<>();
         long accelerated;
+        /** After the VM's AVIC was inhibited: APIC MMIO exits, interrupt windows and kicks avic-on takes too. */
+        long inhibitedMmio;
+        long inhibitedIrqWindow;
+        long inhibitedKicks;
+        long inhibitedInjected;
 
         public List<Row> rows() {
             return new ArrayList<>(rows.values());
         }
 
         public long avicOffExits() {
-            return apicMmio + otherMmio + io + hlt + irqWindow + kicks;
+            return apicMmio + otherMmio + msr + io + hlt + irqWindow + kicks;
         }
 
         public long avicOnExits() {
-            return trap + fault + incompleteTotal() + otherMmio + io + hlt;
+            return trap + fault + incompleteTotal() + otherMmio + msr + io + hlt + inhibitedMmio + inhibitedIrqWindow
+                    + inhibitedKicks;
         }
 
         public long incompleteTotal() {
@@ -94,6 +102,8 @@ public final class AvicAccounting {
     }
 
     private final Vcpu[] vcpus;
+    /** The APICv inhibit reason that turned AVIC off for the VM (sticky), or null while AVIC is active. */
+    private String inhibit;
 
     AvicAccounting(int vcpuCount) {
         vcpus = new Vcpu[vcpuCount];
@@ -111,6 +121,22 @@ public final class AvicAccounting {
     }
 
     // ---- recording (vCPU threads, machine lock held) --------------------------------------------------------
+
+    /**
+     * KVM turned AVIC off for the whole VM ({@code reason}, e.g. APIC_BASE_MODIFIED when a vCPU moves its xAPIC
+     * away from 0xFEE00000: kvm_lapic_set_base, as the simulated {@code Svm} models it). The inhibit is sticky:
+     * from then on avic-on takes the same exits as avic-off (APIC MMIO, interrupt windows, kicks).
+     */
+    void inhibit(String reason) {
+        if (inhibit == null) {
+            inhibit = reason;
+        }
+    }
+
+    /** The inhibit reason, or null. */
+    public String inhibitReason() {
+        return inhibit;
+    }
 
     /** An APIC page read of {@code width} bytes. */
     void apicRead(int vcpu, int offset, int width) {
@@ -134,6 +160,13 @@ public final class AvicAccounting {
         String label;
         boolean accelerated;
         String exit;
+        if (inhibit != null) {
+            v.inhibitedMmio++;
+            label = "AVIC inhibited (" + inhibit + "): MMIO exit";
+            v.rows.computeIfAbsent(access + "|" + offset + "|" + label,
+                    k -> new Row(access, offset, label, false, "APIC access (MMIO)")).count++;
+            return;
+        }
         if (o == Outcome.IPI) {
             accelerated = ipi.accelerated();
             if (accelerated) {
@@ -174,6 +207,19 @@ public final class AvicAccounting {
         vcpus[vcpu].otherMmio++;
     }
 
+    /**
+     * An MSR exit (APIC_BASE or TSC_DEADLINE, denied to KVM by javic's MSR filter). SVM intercepts both with
+     * AVIC on as well (svm.c direct_access_msrs lists neither), so it is an exit in both columns.
+     */
+    void msr(int vcpu) {
+        vcpus[vcpu].msr++;
+    }
+
+    /** An NMI injected with KVM_NMI (AVIC delivers only fixed interrupts; an NMI IPI is AVIC_INCOMPLETE_IPI). */
+    void nmi(int vcpu) {
+        vcpus[vcpu].nmis++;
+    }
+
     void io(int vcpu) {
         vcpus[vcpu].io++;
     }
@@ -184,14 +230,23 @@ public final class AvicAccounting {
 
     void irqWindow(int vcpu) {
         vcpus[vcpu].irqWindow++;
+        if (inhibit != null) {
+            vcpus[vcpu].inhibitedIrqWindow++;
+        }
     }
 
     void kick(int vcpu) {
         vcpus[vcpu].kicks++;
+        if (inhibit != null) {
+            vcpus[vcpu].inhibitedKicks++;
+        }
     }
 
     void injected(int vcpu) {
         vcpus[vcpu].injected++;
+        if (inhibit != null) {
+            vcpus[vcpu].inhibitedInjected++;
+        }
     }
 
     // ---- reporting --------------------------------------------------------------------------------------------
@@ -221,6 +276,10 @@ public final class AvicAccounting {
         StringBuilder sb = new StringBuilder();
         sb.append("AVIC accounting (--system avic-on): what AVIC would have done with each APIC access and interrupt\n");
         sb.append("of this run, next to the exits avic-off took (every APIC MMIO access exits there)\n");
+        if (inhibit != null) {
+            sb.append("AVIC was inhibited for the VM during the run (").append(inhibit)
+                    .append(", sticky): from then on avic-on exits as avic-off does\n");
+        }
         for (int i = 0; i < vcpus.length; i++) {
             Vcpu v = vcpus[i];
             sb.append('\n').append("vCPU ").append(i).append('\n');
@@ -230,11 +289,20 @@ public final class AvicAccounting {
                 sb.append(String.format("  %-5s %-22s %8d  %-52s %d exit%s (MMIO)%n", r.access, r.register, r.count,
                         r.avicOn, r.count, r.count == 1 ? "" : "s"));
             }
+            long viaAvic = v.injected - v.inhibitedInjected;
             sb.append(String.format("  %-28s %8d  %-52s %d injected (KVM_INTERRUPT)%n", "interrupts delivered",
-                    v.injected, "from the backing page's IRR, no exit", v.injected));
+                    viaAvic, "from the backing page's IRR, no exit", viaAvic));
+            if (v.inhibitedInjected > 0) {
+                sb.append(String.format("  %-28s %8d  %-52s %d injected (KVM_INTERRUPT)%n", "interrupts delivered",
+                        v.inhibitedInjected, "AVIC inhibited: injected as on avic-off", v.inhibitedInjected));
+            }
+            if (v.nmis > 0) {
+                sb.append(String.format("  %-28s %8d  %-52s %d injected (KVM_NMI)%n", "NMIs delivered", v.nmis,
+                        "injected by KVM (not through AVIC)", v.nmis));
+            }
             sb.append('\n');
             sb.append(String.format("  %-40s %10s %10s%n", "exits", "avic-off", "avic-on"));
-            line(sb, "APIC access (MMIO)", v.apicMmio, -1);
+            line(sb, "APIC access (MMIO)", v.apicMmio, inhibit == null ? -1 : v.inhibitedMmio);
             line(sb, "AVIC_UNACCELERATED_ACCESS trap", -1, v.trap);
             line(sb, "AVIC_UNACCELERATED_ACCESS fault", -1, v.fault);
             if (v.incomplete.isEmpty()) {
@@ -245,8 +313,9 @@ public final class AvicAccounting {
             }
             line(sb, "HLT", v.hlt, v.hlt);
             line(sb, "IO", v.io, v.io);
-            line(sb, "interrupt window", v.irqWindow, -1);
-            line(sb, "kick (KVM_RUN interrupted)", v.kicks, -1);
+            line(sb, "MSR (APIC_BASE, TSC_DEADLINE)", v.msr, v.msr);
+            line(sb, "interrupt window", v.irqWindow, inhibit == null ? -1 : v.inhibitedIrqWindow);
+            line(sb, "kick (KVM_RUN interrupted)", v.kicks, inhibit == null ? -1 : v.inhibitedKicks);
             line(sb, "other MMIO", v.otherMmio, v.otherMmio);
             line(sb, "total", v.avicOffExits(), v.avicOnExits());
             line(sb, "APIC accesses accelerated (no exit)", -1, v.accelerated);
@@ -261,7 +330,8 @@ public final class AvicAccounting {
 
     /** The same report as JSON. */
     public String json() {
-        StringBuilder sb = new StringBuilder("{\"system\":\"avic-on\",\"vcpus\":[");
+        StringBuilder sb = new StringBuilder("{\"system\":\"avic-on\",\"inhibit\":")
+                .append(inhibit == null ? "null" : q(inhibit)).append(",\"vcpus\":[");
         for (int i = 0; i < vcpus.length; i++) {
             Vcpu v = vcpus[i];
             sb.append(i == 0 ? "" : ",").append("{\"vcpu\":").append(i).append(",\"accesses\":[");
@@ -275,10 +345,11 @@ public final class AvicAccounting {
                         .append(",\"avicOffExits\":").append(r.count).append('}');
                 first = false;
             }
-            sb.append("],\"interruptsDelivered\":").append(v.injected);
+            sb.append("],\"interruptsDelivered\":").append(v.injected).append(",\"nmisDelivered\":").append(v.nmis);
             sb.append(",\"avicOff\":{\"apicMmio\":").append(v.apicMmio).append(",\"hlt\":").append(v.hlt)
                     .append(",\"io\":").append(v.io).append(",\"interruptWindow\":").append(v.irqWindow)
-                    .append(",\"kick\":").append(v.kicks).append(",\"otherMmio\":").append(v.otherMmio)
+                    .append(",\"kick\":").append(v.kicks).append(",\"msr\":").append(v.msr)
+                    .append(",\"otherMmio\":").append(v.otherMmio)
                     .append(",\"total\":").append(v.avicOffExits()).append('}');
             sb.append(",\"avicOn\":{\"accelerated\":").append(v.accelerated).append(",\"unacceleratedTrap\":")
                     .append(v.trap).append(",\"unacceleratedFault\":").append(v.fault).append(",\"incompleteIpi\":{");
@@ -287,7 +358,11 @@ public final class AvicAccounting {
                 sb.append(first ? "" : ",").append(q(e.getKey())).append(':').append(e.getValue());
                 first = false;
             }
-            sb.append("},\"hlt\":").append(v.hlt).append(",\"io\":").append(v.io).append(",\"otherMmio\":")
+            sb.append("},\"inhibitedApicMmio\":").append(v.inhibitedMmio).append(",\"inhibitedInterruptWindow\":")
+                    .append(v.inhibitedIrqWindow).append(",\"inhibitedKick\":").append(v.inhibitedKicks)
+                    .append(",\"inhibitedInjected\":").append(v.inhibitedInjected);
+            sb.append(",\"hlt\":").append(v.hlt).append(",\"io\":").append(v.io).append(",\"msr\":").append(v.msr)
+                    .append(",\"otherMmio\":")
                     .append(v.otherMmio).append(",\"total\":").append(v.avicOnExits()).append("}}");
         }
         return sb.append("]}").toString();

@@ -82,10 +82,13 @@ public final class KvmApi {
     public static final long KVM_GET_SREGS = ior(0x83, KvmStructs.KVM_SREGS);
     public static final long KVM_SET_SREGS = iow(0x84, KvmStructs.KVM_SREGS);
     public static final long KVM_INTERRUPT = iow(0x86, KvmStructs.KVM_INTERRUPT);
+    public static final long KVM_GET_MSRS = iowr(0x88, KvmStructs.KVM_MSRS);
     public static final long KVM_SET_SIGNAL_MASK = iow(0x8b, KvmStructs.KVM_SIGNAL_MASK);
     public static final long KVM_SET_CPUID2 = iow(0x90, KvmStructs.KVM_CPUID2);
     public static final long KVM_NMI = io(0x9a);
     public static final long KVM_ENABLE_CAP = iow(0xa3, KvmStructs.KVM_ENABLE_CAP);
+    /** The vCPU's TSC frequency in kHz (same number as KVM_ENABLE_CAP, no argument). */
+    public static final long KVM_GET_TSC_KHZ = io(0xa3);
     public static final long KVM_X86_SET_MSR_FILTER = iow(0xc6, KvmStructs.KVM_MSR_FILTER);
 
     /** linux/kvm.h KVM_API_VERSION: the only version KVM_GET_API_VERSION has ever returned. */
@@ -95,6 +98,15 @@ public final class KvmApi {
     public static final int KVM_CAP_IMMEDIATE_EXIT = 136;
     public static final int KVM_CAP_X86_USER_SPACE_MSR = 188;
     public static final int KVM_CAP_X86_MSR_FILTER = 189;
+    public static final int KVM_CAP_GET_TSC_KHZ = 61;
+
+    // ---- linux/kvm.h KVM_CAP_X86_USER_SPACE_MSR exit reasons (args[0]) and asm/kvm.h MSR filter flags ----
+    public static final int KVM_MSR_EXIT_REASON_INVAL = 1;
+    public static final int KVM_MSR_EXIT_REASON_UNKNOWN = 1 << 1;
+    public static final int KVM_MSR_EXIT_REASON_FILTER = 1 << 2;
+    public static final int KVM_MSR_FILTER_DEFAULT_ALLOW = 0;
+    public static final int KVM_MSR_FILTER_READ = 1;
+    public static final int KVM_MSR_FILTER_WRITE = 1 << 1;
 
     // ---- linux/kvm.h exit reasons ----
     public static final int KVM_EXIT_UNKNOWN = 0;
@@ -162,6 +174,10 @@ public final class KvmApi {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SIGTIMEDWAIT = downcall("sigtimedwait",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), CCS);
+
+    private static final MethodHandle SCHED_GETCPU = downcall("sched_getcpu", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GET_NPROCS_CONF = downcall("get_nprocs_conf", FunctionDescriptor.of(JAVA_INT));
 
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
@@ -335,6 +351,33 @@ public final class KvmApi {
     // Kicking a vCPU thread out of KVM_RUN (see KvmVcpu and docs/devkvm.md)
     // =====================================================================================================
 
+    /** sched_getcpu(): the host CPU the calling thread runs on now (for trace lines), or -1. */
+    public static int schedGetcpu() {
+        try {
+            return (int) SCHED_GETCPU.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** gettid(): the calling thread's Linux thread ID (the pid column of a trace line). */
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** get_nprocs_conf(): the host CPUs configured (every number sched_getcpu can return is below it). */
+    public static int nprocsConf() {
+        try {
+            return (int) GET_NPROCS_CONF.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     /** pthread_self() of the calling (platform) thread. */
     public static long pthreadSelf() {
         try {
@@ -427,6 +470,8 @@ public final class KvmApi {
         if (request == KVM_SET_CPUID2) return "KVM_SET_CPUID2";
         if (request == KVM_NMI) return "KVM_NMI";
         if (request == KVM_ENABLE_CAP) return "KVM_ENABLE_CAP";
+        if (request == KVM_GET_TSC_KHZ) return "KVM_GET_TSC_KHZ";
+        if (request == KVM_GET_MSRS) return "KVM_GET_MSRS";
         if (request == KVM_X86_SET_MSR_FILTER) return "KVM_X86_SET_MSR_FILTER";
         return "ioctl 0x" + Long.toHexString(request);
     }

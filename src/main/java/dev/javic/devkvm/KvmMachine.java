@@ -35,9 +35,13 @@ public final class KvmMachine implements AutoCloseable {
     public static final int STATUS_GUEST_ERROR = 120;
     public static final int SERIAL_PORT = 0x3F8;
     public static final int DEBUG_EXIT_PORT = 0xF4;
+    /** PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC..0xCFF (no device answers). */
+    static final int PCI_CONFIG_ADDRESS = 0xCF8;
     /** The highest amount of RAM: it must stay below the 32-bit PCI hole (IOAPIC 0xFEC00000, APIC 0xFEE00000). */
     public static final long MAX_MEMORY = 3072L << 20;
     public static final long MIN_MEMORY = 2L << 20;
+    /** vCPUs per VM: APIC IDs = vCPU indexes stay well inside xAPIC's 8-bit physical IDs (0xFF is broadcast). */
+    public static final int MAX_VCPUS = 16;
     private static final int LAST_SERIAL_BYTES = 4096;
 
     /** How a run ended. */
@@ -62,17 +66,34 @@ public final class KvmMachine implements AutoCloseable {
     final KvmVcpu[] vcpus;
     private final CountDownLatch done = new CountDownLatch(1);
     private final ScheduledExecutorService timerThread;
-    private final long tscOrigin = System.nanoTime();
+    /** When the VM was created (host monotonic clock): the PM timer's and the trace's zero. */
+    private final long createdNs = System.nanoTime();
+    private final long tscKhz;
+    private final long tscSample;
+    private final long tscSampleNs;
+    /** Whether KVM sends APIC_BASE and TSC_DEADLINE accesses to javic (MSR filter); else they stay in KVM. */
+    final boolean msrExits;
     private volatile Result result;
     /** The AVIC accounting of {@code --system avic-on}, or null (avic-off). */
     private AvicAccounting avic;
+    /** The --trace output, or null. */
+    private KvmTrace trace;
+    private final FwCfg fwCfg;
+    private final PicMasks pic = new PicMasks();
+    private final IoApic ioApic;
+    /** The last address written to PCI configuration address port 0xCF8. */
+    private int pciConfigAddress;
     private final byte[] serialRing = new byte[LAST_SERIAL_BYTES];
     private long serialCount;
 
-    /** Opens /dev/kvm and creates the VM, its RAM and its vCPU(s); nothing runs until {@link #run}. */
+    /**
+     * Opens /dev/kvm and creates the VM, its RAM and its vCPUs; nothing runs until {@link #run}. vCPU 0 is the
+     * bootstrap processor; the others are application processors that wait for INIT and SIPI from a local
+     * APIC (their APIC ID is their index, as CPUID reports it).
+     */
     public KvmMachine(Config config, int vcpuCount) {
-        if (vcpuCount != 1) {
-            throw new IllegalArgumentException("only one vCPU for now (SMP needs INIT/SIPI, see docs/devkvm.md)");
+        if (vcpuCount < 1 || vcpuCount > MAX_VCPUS) {
+            throw new IllegalArgumentException("vCPUs must be 1.." + MAX_VCPUS);
         }
         if (config.memoryBytes() < MIN_MEMORY || config.memoryBytes() > MAX_MEMORY
                 || (config.memoryBytes() & (PhysicalMemory.PAGE_SIZE - 1)) != 0) {
@@ -98,12 +119,25 @@ public final class KvmMachine implements AutoCloseable {
         apics = new LocalApic[vcpuCount];
         vcpus = new KvmVcpu[vcpuCount];
         int mmapSize = ioctl(kvmFd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        msrExits = ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0
+                && ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
+        if (msrExits) {
+            installMsrFilter();
+        }
         MemorySegment cpuid = supportedCpuid();
         for (int i = 0; i < vcpuCount; i++) {
             vcpus[i] = new KvmVcpu(this, i, ioctl(vmFd, KVM_CREATE_VCPU, i), mmapSize);
             apics[i] = new LocalApic(apicPages, (long) i * PhysicalMemory.PAGE_SIZE, i, vcpus[i]);
             vcpus[i].setCpuid(cpuid);
         }
+        // The guest's TSC as javic's APIC timer sees it: sampled once from vCPU 0 (KVM keeps the vCPUs' TSCs in
+        // step when they are created together, x86.c kvm_synchronize_tsc), then advanced with the host clock.
+        tscKhz = vcpus[0].tscKhz();
+        tscSampleNs = System.nanoTime();
+        tscSample = vcpus[0].readMsr(MSR_IA32_TSC);
+        fwCfg = new FwCfg(vcpuCount, config.memoryBytes());
+        ioApic = new IoApic(vcpuCount); // the MADT's I/O APIC ID: the first ID after the local APICs'
+        AcpiTables.install(guestRam(), vcpuCount);
         timerThread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "javic-apic-timer");
             t.setDaemon(true);
@@ -211,8 +245,30 @@ public final class KvmMachine implements AutoCloseable {
     // Devices
     // =====================================================================================================
 
-    /** An IN from {@code port}: returns the value read ({@code size} bytes). */
+    /** An IN from {@code port}: returns the value read ({@code size} bytes); under {@link #lock}. */
     int portIn(int port, int size) {
+        if (port == AcpiTables.PM_TMR_BLK && size == 4) {
+            return AcpiTables.pmTimer(System.nanoTime() - createdNs);
+        }
+        if (port == AcpiTables.PM1A_CNT_BLK) {
+            return AcpiTables.SCI_EN;
+        }
+        if (port >= AcpiTables.PM1A_EVT_BLK && port < AcpiTables.PM1A_EVT_BLK + 4) {
+            return 0; // PM1 status / enable: no fixed event ever happens
+        }
+        if (PicMasks.isPicPort(port) && size == 1) {
+            return pic.read(port);
+        }
+        if (port == PCI_CONFIG_ADDRESS && size == 4) {
+            return pciConfigAddress;
+        }
+        if (port == FwCfg.PORT_DATA) {
+            int v = 0;
+            for (int i = 0; i < size; i++) { // javic: a wider read returns that many consecutive bytes, little-endian
+                v |= fwCfg.readByte() << (8 * i);
+            }
+            return v;
+        }
         if (port == SERIAL_PORT + 5) {
             return 0x60; // LSR: THR empty, transmitter empty: always ready
         }
@@ -222,9 +278,15 @@ public final class KvmMachine implements AutoCloseable {
         return size == 1 ? 0xFF : size == 2 ? 0xFFFF : -1; // nothing there: the bus floats high
     }
 
-    /** An OUT of {@code value} ({@code size} bytes) to {@code port}. */
+    /** An OUT of {@code value} ({@code size} bytes) to {@code port}; under {@link #lock}. */
     void portOut(int port, int size, int value) {
-        if (port == SERIAL_PORT) {
+        if (PicMasks.isPicPort(port) && size == 1) {
+            pic.write(port, value);
+        } else if (port == PCI_CONFIG_ADDRESS && size == 4) {
+            pciConfigAddress = value; // no PCI device exists: configuration data reads float high (all ones)
+        } else if (port == FwCfg.PORT_SELECTOR && size == 2) {
+            fwCfg.select(value);
+        } else if (port == SERIAL_PORT) {
             serialByte((byte) value);
         } else if (port == DEBUG_EXIT_PORT) {
             long v = size == 4 ? Integer.toUnsignedLong(value) : value & (size == 2 ? 0xFFFF : 0xFF);
@@ -275,6 +337,16 @@ public final class KvmMachine implements AutoCloseable {
         return avic;
     }
 
+    /** Turns on {@code --trace}: ftrace text to {@code out} (closed by {@link #close}); before {@link #run}. */
+    public void enableTrace(java.io.Writer out) {
+        trace = new KvmTrace(out, createdNs);
+    }
+
+    /** The trace, or null. */
+    KvmTrace trace() {
+        return trace;
+    }
+
     /** The AVIC accounting, or null when it is off. */
     public AvicAccounting avicAccounting() {
         return avic;
@@ -321,14 +393,65 @@ public final class KvmMachine implements AutoCloseable {
         };
     }
 
+    /** The I/O APIC's register file (MMIO in its page; under {@link #lock}). */
+    IoApic ioApic() {
+        return ioApic;
+    }
+
     /** kvm_irq_delivery_to_apic over this VM's APICs; called under {@link #lock}. */
     void deliverIpi(LocalApic source, ApicIrq irq) {
         IrqDelivery.irqDeliveryToApic(source, irq, apics);
     }
 
-    /** Guest TSC for the APIC timer: nanoseconds since the VM was created (the APIC's clock runs at 1 GHz). */
+    static final int MSR_IA32_TSC = 0x10;
+    static final int MSR_IA32_APICBASE = 0x1B;
+    static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
+
+    /**
+     * KVM_CAP_X86_USER_SPACE_MSR for filtered MSRs, and a filter (default allow) that denies KVM the reads and
+     * writes of IA32_APIC_BASE and IA32_TSC_DEADLINE: with no in-kernel local APIC, KVM would otherwise keep
+     * the APIC base to itself (so relocation and disable would never reach javic's APIC) and has no timer to
+     * arm for a TSC deadline. A denied access exits with KVM_EXIT_X86_RDMSR / WRMSR (Documentation/virt/kvm/
+     * api.rst, KVM_X86_SET_MSR_FILTER: a clear bitmap bit denies).
+     */
+    private void installMsrFilter() {
+        MemorySegment cap = arena.allocate(KvmStructs.KVM_ENABLE_CAP);
+        cap.set(ValueLayout.JAVA_INT, KvmStructs.offset(KvmStructs.KVM_ENABLE_CAP, "cap"), KVM_CAP_X86_USER_SPACE_MSR);
+        cap.set(ValueLayout.JAVA_LONG, KvmStructs.offset(KvmStructs.KVM_ENABLE_CAP, "args"), KVM_MSR_EXIT_REASON_FILTER);
+        ioctl(vmFd, KVM_ENABLE_CAP, cap);
+        MemorySegment filter = arena.allocate(KvmStructs.KVM_MSR_FILTER);
+        filter.set(ValueLayout.JAVA_INT, KvmStructs.offset(KvmStructs.KVM_MSR_FILTER, "flags"), KVM_MSR_FILTER_DEFAULT_ALLOW);
+        int[] denied = {MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE};
+        long ranges = KvmStructs.offset(KvmStructs.KVM_MSR_FILTER, "ranges");
+        for (int i = 0; i < denied.length; i++) {
+            long r = ranges + i * KvmStructs.KVM_MSR_FILTER_RANGE.byteSize();
+            MemorySegment bitmap = arena.allocate(8, 8); // one MSR, its bit clear: denied
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "flags"),
+                    KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE);
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "nmsrs"), 1);
+            filter.set(ValueLayout.JAVA_INT, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "base"), denied[i]);
+            filter.set(ValueLayout.ADDRESS, r + KvmStructs.offset(KvmStructs.KVM_MSR_FILTER_RANGE, "bitmap"), bitmap);
+        }
+        ioctl(vmFd, KVM_X86_SET_MSR_FILTER, filter);
+    }
+
+    /**
+     * The guest's TSC now, as RDTSC in the guest reads it (to within the sampling error of a few microseconds):
+     * the APIC timer and the TSC deadline run on it.
+     */
     long guestTsc() {
-        return System.nanoTime() - tscOrigin;
+        long ns = System.nanoTime() - tscSampleNs;
+        return tscSample + (ns / 1_000_000L) * tscKhz + (ns % 1_000_000L) * tscKhz / 1_000_000L;
+    }
+
+    /** Guest TSC ticks per nanosecond times 1000 (LapicHost#tscKhzPerMhz): the TSC frequency in MHz x 1000 / 1000. */
+    long tscKhzPerMhz() {
+        return tscKhz / 1000;
+    }
+
+    /** Nanoseconds for {@code ticks} guest TSC ticks (non-negative). */
+    long tscToNs(long ticks) {
+        return (ticks / tscKhz) * 1_000_000L + (ticks % tscKhz) * 1_000_000L / tscKhz;
     }
 
     ScheduledExecutorService timerThread() {
@@ -338,6 +461,9 @@ public final class KvmMachine implements AutoCloseable {
     @Override
     public void close() {
         timerThread.shutdownNow();
+        if (trace != null) {
+            trace.close();
+        }
         for (KvmVcpu v : vcpus) {
             if (v != null) {
                 v.close();

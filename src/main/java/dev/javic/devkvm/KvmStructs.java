@@ -134,6 +134,15 @@ public final class KvmStructs {
     public static final StructLayout KVM_CPUID2 = MemoryLayout.structLayout(
             JAVA_INT.withName("nent"), JAVA_INT.withName("padding"));
 
+    // ---- asm/kvm.h KVM_GET_MSRS ----
+    /** {@code struct kvm_msr_entry { __u32 index; __u32 reserved; __u64 data; }}. */
+    public static final StructLayout KVM_MSR_ENTRY = MemoryLayout.structLayout(
+            JAVA_INT.withName("index"), JAVA_INT.withName("reserved"), JAVA_LONG.withName("data"));
+
+    /** {@code struct kvm_msrs { __u32 nmsrs; __u32 pad; struct kvm_msr_entry entries[]; }}: 8-byte header. */
+    public static final StructLayout KVM_MSRS = MemoryLayout.structLayout(
+            JAVA_INT.withName("nmsrs"), JAVA_INT.withName("pad"));
+
     // ---- asm/kvm.h MSR filter ----
     public static final int KVM_MSR_FILTER_MAX_RANGES = 16;
 
@@ -195,6 +204,10 @@ public final class KvmStructs {
     public static final long RUN_MMIO_IS_WRITE = offset(KVM_RUN, "exit", "mmio", "is_write");
     public static final long RUN_FAIL_ENTRY_REASON = offset(KVM_RUN, "exit", "fail_entry", "hardware_entry_failure_reason");
     public static final long RUN_INTERNAL_SUBERROR = offset(KVM_RUN, "exit", "internal", "suberror");
+    public static final long RUN_MSR_ERROR = offset(KVM_RUN, "exit", "msr", "error");
+    public static final long RUN_MSR_REASON = offset(KVM_RUN, "exit", "msr", "reason");
+    public static final long RUN_MSR_INDEX = offset(KVM_RUN, "exit", "msr", "index");
+    public static final long RUN_MSR_DATA = offset(KVM_RUN, "exit", "msr", "data");
 
     /** Writes one kvm_segment at {@code base} in {@code seg}. */
     static void putSegment(MemorySegment seg, long base, long segBase, int limit, int selector, int type,

@@ -72,13 +72,21 @@ final class KvmVcpu implements LapicHost {
     private final int fd;
     private final MemorySegment run;
     private final Arena arena = Arena.ofShared();
+    /** KVM_INTERRUPT's argument, reused: an injection allocates nothing. */
+    private final MemorySegment interruptArg = arena.allocate(KvmStructs.KVM_INTERRUPT);
     private final Condition wake;
     private final Thread thread;
     /** pthread_t of {@link #thread} once it runs, 0 before and after (guarded by the machine's lock). */
     private long pthread;
     private boolean kickPending;
-    /** Blocked in HLT (guarded by the machine's lock): AVIC's IsRunning would be clear. */
+    /** Blocked in HLT or waiting for SIPI (guarded by the machine's lock): AVIC's IsRunning would be clear. */
     private boolean halted;
+    /**
+     * KVM_MP_STATE_INIT_RECEIVED (guarded by the machine's lock): the vCPU does not run until a SIPI arrives.
+     * Application processors start here; with a userspace APIC, KVM leaves every vCPU runnable and the VMM
+     * decides when to enter (x86.c kvm_arch_vcpu_create), so javic keeps an AP's thread off KVM_RUN.
+     */
+    private boolean waitingForSipi;
     private ScheduledFuture<?> timer;
     /** Bumped by every arm and cancel, so that an expiry already queued for an older arming does nothing. */
     private long timerGeneration;
@@ -90,6 +98,7 @@ final class KvmVcpu implements LapicHost {
         this.run = KvmApi.mmap(mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         this.wake = machine.lock.newCondition();
         this.thread = Thread.ofPlatform().name("javic-vcpu" + index).daemon(true).unstarted(this::threadMain);
+        this.waitingForSipi = index != 0;
     }
 
     boolean isHalted() {
@@ -117,8 +126,11 @@ final class KvmVcpu implements LapicHost {
             long ebx = e + offset(KVM_CPUID_ENTRY2, "ebx");
             long edx = e + offset(KVM_CPUID_ENTRY2, "edx");
             if (function == 1) {
-                c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~(1 << 21) & ~(1 << 24)); // x2APIC, TSC-deadline
-                c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x00FFFFFF) | (index << 24)); // initial APIC ID
+                int hidden = (1 << 21) | (machine.msrExits ? 0 : 1 << 24); // x2APIC; TSC-deadline without MSR exits
+                c.set(JAVA_INT, ecx, c.get(JAVA_INT, ecx) & ~hidden);
+                // initial APIC ID in 31:24; 23:16 the logical processors per package (meaningful with HTT set)
+                c.set(JAVA_INT, ebx, (c.get(JAVA_INT, ebx) & 0x0000FFFF) | (index << 24)
+                        | (Math.min(255, machine.vcpus.length) << 16));
             } else if (function == 0xB || function == 0x1F) {
                 c.set(JAVA_INT, edx, index); // x2APIC ID of this logical processor
             }
@@ -155,6 +167,38 @@ final class KvmVcpu implements LapicHost {
 
     void start() {
         thread.start();
+    }
+
+    /**
+     * The SIPI (SDM 10.4.4, KVM's kvm_vcpu_deliver_sipi_vector): the AP leaves wait-for-SIPI in real mode at
+     * CS = vector << 8 (base vector << 12), IP = 0; the other segments and registers keep their reset
+     * values, which KVM gave the vCPU at creation and javic restores here (real-mode flat 64 KiB segments, CR0
+     * with PE and PG clear, RFLAGS = 2).
+     */
+    private void startAtSipi(int vector) {
+        MemorySegment sregs = arena.allocate(KVM_SREGS);
+        ioctl(fd, KVM_GET_SREGS, sregs);
+        putRealModeSegment(sregs, "cs", vector << 8, 0xB);
+        for (String s : new String[] {"ds", "es", "fs", "gs", "ss"}) {
+            putRealModeSegment(sregs, s, 0, 0x3);
+        }
+        long cr0 = sregs.get(JAVA_LONG, offset(KVM_SREGS, "cr0"));
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr0"), cr0 & ~0x8000_0001L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "cr4"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "efer"), 0L);
+        sregs.set(JAVA_LONG, offset(KVM_SREGS, "apic_base"), apic().apicBase());
+        ioctl(fd, KVM_SET_SREGS, sregs);
+        MemorySegment regs = arena.allocate(KVM_REGS); // all zero: IP 0, general registers 0
+        regs.set(JAVA_LONG, offset(KVM_REGS, "rflags"), 0x2L);
+        ioctl(fd, KVM_SET_REGS, regs);
+        // the last exit's ready/IF flags belong to the previous life of this vCPU
+        run.set(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION, (byte) 0);
+        run.set(JAVA_BYTE, RUN_IF_FLAG, (byte) 0);
+    }
+
+    private static void putRealModeSegment(MemorySegment sregs, String name, int selector, int type) {
+        long at = offset(KVM_SREGS, name);
+        putSegment(sregs, at, (long) selector << 4, 0xFFFF, selector, type, false, true, false);
     }
 
     void join() throws InterruptedException {
@@ -205,8 +249,15 @@ final class KvmVcpu implements LapicHost {
 
     private void loop() throws RuntimeException {
         while (!machine.stopped()) {
+            if (!acceptEvents()) {
+                continue;
+            }
             prepareEntry();
             int r = KvmApi.ioctlRaw(fd, KVM_RUN, MemorySegment.NULL);
+            KvmTrace trace = machine.trace();
+            if (trace != null) {
+                trace.userspaceExit(r < 0 ? 0 : run.get(JAVA_INT, RUN_EXIT_REASON), Math.min(r, 0));
+            }
             if (r == -EINTR) {
                 KvmApi.consumePendingSignal(SIG_KICK);
                 AvicAccounting avic = machine.avicAccounting();
@@ -234,6 +285,46 @@ final class KvmVcpu implements LapicHost {
     }
 
     /**
+     * kvm_apic_accept_events in userspace: an INIT resets the APIC (keeping its ID and base) and puts the vCPU
+     * in wait-for-SIPI; in that state the thread sleeps until a SIPI starts it in real mode (a SIPI to a vCPU
+     * that is not waiting for one is dropped, SDM 10.4.4). INIT to the BSP does the same: there is no firmware
+     * at the reset vector to run. Returns whether the vCPU may enter the guest now.
+     */
+    private boolean acceptEvents() {
+        machine.lock.lock();
+        try {
+            if (apic().takeInit()) {
+                apic().reset(true);
+                waitingForSipi = true;
+            }
+            if (!waitingForSipi) {
+                apic().takeSipi();
+                return true;
+            }
+            halted = true;
+            try {
+                while (!machine.stopped()) {
+                    if (apic().takeInit()) {
+                        apic().reset(true);
+                    }
+                    int vector = apic().takeSipi();
+                    if (vector >= 0) {
+                        waitingForSipi = false;
+                        startAtSipi(vector);
+                        return true;
+                    }
+                    wake.awaitUninterruptibly();
+                }
+                return false;
+            } finally {
+                halted = false;
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
      * Before KVM_RUN: the TPR goes to kvm_run->cr8; the highest deliverable APIC interrupt is injected with
      * KVM_INTERRUPT if the guest can take it now (ready_for_interrupt_injection and IF, as of the last exit),
      * else an interrupt window is requested so that KVM exits as soon as it can.
@@ -243,14 +334,23 @@ final class KvmVcpu implements LapicHost {
         try {
             kickPending = false;
             LocalApic apic = apic();
+            // An NMI goes to KVM, which injects it when the guest can take one (NMI window, in the kernel).
+            while (apic.takeNmi()) {
+                ioctl(fd, KVM_NMI, MemorySegment.NULL);
+                if (machine.avicAccounting() != null) {
+                    machine.avicAccounting().nmi(index);
+                }
+            }
             run.set(JAVA_LONG, RUN_CR8, apic.cr8());
             boolean ready = run.get(JAVA_BYTE, RUN_READY_FOR_INTERRUPT_INJECTION) != 0
                     && run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
             if (ready && apic.hasInterrupt() >= 0) {
                 int vector = apic.getInterrupt();
-                MemorySegment irq = arena.allocate(KvmStructs.KVM_INTERRUPT);
-                irq.set(JAVA_INT, 0, vector);
-                ioctl(fd, KVM_INTERRUPT, irq);
+                interruptArg.set(JAVA_INT, 0, vector);
+                ioctl(fd, KVM_INTERRUPT, interruptArg);
+                if (machine.trace() != null) {
+                    machine.trace().injVirq(index, vector);
+                }
                 if (machine.avicAccounting() != null) {
                     machine.avicAccounting().injected(index);
                 }
@@ -284,6 +384,7 @@ final class KvmVcpu implements LapicHost {
                     case KVM_EXIT_HLT -> avic.hlt(index);
                     case KVM_EXIT_IRQ_WINDOW_OPEN -> avic.irqWindow(index);
                     case KVM_EXIT_INTR -> avic.kick(index);
+                    case KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR -> avic.msr(index);
                     default -> {
                         // the run ends
                     }
@@ -296,6 +397,8 @@ final class KvmVcpu implements LapicHost {
             case KVM_EXIT_IO -> handleIo();
             case KVM_EXIT_MMIO -> handleMmio();
             case KVM_EXIT_HLT -> halt();
+            case KVM_EXIT_X86_RDMSR -> rdmsr();
+            case KVM_EXIT_X86_WRMSR -> wrmsr();
             case KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_INTR -> {
                 // prepareEntry injects
             }
@@ -341,6 +444,15 @@ final class KvmVcpu implements LapicHost {
     }
 
     private void handleIo() {
+        machine.lock.lock();
+        try {
+            handleIoLocked();
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    private void handleIoLocked() {
         int direction = run.get(JAVA_BYTE, RUN_IO_DIRECTION);
         int size = run.get(JAVA_BYTE, RUN_IO_SIZE);
         int port = Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, RUN_IO_PORT));
@@ -367,7 +479,8 @@ final class KvmVcpu implements LapicHost {
     /**
      * An MMIO exit. In the APIC page: an aligned 32-bit write is a register write (lapic.c apic_mmio_write
      * ignores any other size or alignment); a read returns the bytes of the register's 32-bit value it covers.
-     * Elsewhere (the IOAPIC page, nothing at all): reads return all ones and writes are dropped.
+     * In the I/O APIC page: 32-bit accesses to IOREGSEL / IOWIN ({@link IoApic}). Elsewhere (nothing there):
+     * reads return all ones and writes are dropped.
      */
     private void handleMmio() {
         long gpa = run.get(JAVA_LONG, RUN_MMIO_PHYS_ADDR);
@@ -383,16 +496,34 @@ final class KvmVcpu implements LapicHost {
             if (avic != null) {
                 account(avic, apic, inApic, offset, len, write);
             }
+            boolean inIoApic = !inApic && IoApic.contains(gpa);
+            int ioApicOffset = (int) (gpa - IoApic.BASE);
+            KvmTrace trace = machine.trace();
             if (write) {
                 if (inApic && len == 4 && (offset & 0xF) == 0) {
-                    apic.regWrite(offset, run.get(JAVA_INT, RUN_MMIO_DATA));
+                    int value = run.get(JAVA_INT, RUN_MMIO_DATA);
+                    if (trace != null) { // kvm_lapic_reg_write traces first, then kvm_apic_send_ipi for an ICR write
+                        trace.apic(index, true, offset, value);
+                        if (offset == ApicRegs.ICR) {
+                            trace.apicIpi(index, value, apic.read(ApicRegs.ICR2) >>> 24);
+                        }
+                    }
+                    apic.regWrite(offset, value);
+                } else if (inIoApic && len == 4) {
+                    machine.ioApic().write(ioApicOffset, run.get(JAVA_INT, RUN_MMIO_DATA));
                 }
                 return;
             }
             long value;
             if (inApic) {
                 int within = offset & 0xF;
-                value = within + len <= 4 ? Integer.toUnsignedLong(apic.regRead(offset & 0xFF0)) >>> (8 * within) : 0;
+                int reg = apic.regRead(offset & 0xFF0);
+                value = within + len <= 4 ? Integer.toUnsignedLong(reg) >>> (8 * within) : 0;
+                if (trace != null) {
+                    trace.apic(index, false, offset & 0xFF0, reg);
+                }
+            } else if (inIoApic) {
+                value = len == 4 ? Integer.toUnsignedLong(machine.ioApic().read(ioApicOffset)) : -1L;
             } else {
                 value = -1L;
             }
@@ -427,16 +558,82 @@ final class KvmVcpu implements LapicHost {
     }
 
     /**
+     * RDMSR of an MSR javic's filter denies to KVM: IA32_APIC_BASE from javic's APIC, IA32_TSC_DEADLINE
+     * (kvm_get_lapic_tscdeadline_msr). Anything else (no other MSR is filtered) is a #GP (error = 1).
+     */
+    private void rdmsr() {
+        int msr = run.get(JAVA_INT, KvmStructs.RUN_MSR_INDEX);
+        machine.lock.lock();
+        try {
+            long value;
+            byte error = 0;
+            switch (msr) {
+                case KvmMachine.MSR_IA32_APICBASE -> value = apic().apicBase();
+                case KvmMachine.MSR_IA32_TSC_DEADLINE -> value = apic().getTscDeadline();
+                default -> {
+                    value = 0;
+                    error = 1;
+                }
+            }
+            run.set(JAVA_LONG, KvmStructs.RUN_MSR_DATA, value);
+            run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, error);
+            if (machine.trace() != null) {
+                machine.trace().msr(index, false, msr, value, error != 0);
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
+     * WRMSR of a filtered MSR: IA32_APIC_BASE goes to {@link LocalApic#setApicBase} (a value it refuses is a
+     * #GP, as kvm_set_apic_base returning 1; relocation moves the page {@link #handleMmio} serves, disable makes
+     * it plain unbacked MMIO), IA32_TSC_DEADLINE to {@link LocalApic#setTscDeadline}.
+     */
+    private void wrmsr() {
+        int msr = run.get(JAVA_INT, KvmStructs.RUN_MSR_INDEX);
+        long value = run.get(JAVA_LONG, KvmStructs.RUN_MSR_DATA);
+        machine.lock.lock();
+        try {
+            boolean ok = switch (msr) {
+                case KvmMachine.MSR_IA32_APICBASE -> {
+                    boolean set = apic().setApicBase(value);
+                    AvicAccounting avic = machine.avicAccounting();
+                    if (set && avic != null && (value & ~0xFFFL) != ApicRegs.APIC_DEFAULT_PHYS_BASE) {
+                        avic.inhibit("APIC_BASE_MODIFIED"); // kvm_lapic_set_base, as the simulated Svm.setMsr
+                    }
+                    yield set;
+                }
+                case KvmMachine.MSR_IA32_TSC_DEADLINE -> {
+                    apic().setTscDeadline(value);
+                    yield true;
+                }
+                default -> false;
+            };
+            run.set(JAVA_BYTE, KvmStructs.RUN_MSR_ERROR, (byte) (ok ? 0 : 1));
+            if (machine.trace() != null) {
+                machine.trace().msr(index, true, msr, value, !ok);
+            }
+        } finally {
+            machine.lock.unlock();
+        }
+    }
+
+    /**
      * KVM_EXIT_HLT: the vCPU thread sleeps until its APIC has an interrupt the guest can take (IF set, as of
      * the HLT) or an NMI, or the run ends (KVM's kvm_vcpu_block / kvm_arch_vcpu_runnable, in userspace).
      */
     private void halt() {
         boolean ifFlag = run.get(JAVA_BYTE, RUN_IF_FLAG) != 0;
+        long start = System.nanoTime();
         machine.lock.lock();
         try {
             halted = true;
             while (!machine.stopped() && !(ifFlag && apic().hasInterrupt() >= 0) && !apic().nmiPending()) {
                 wake.awaitUninterruptibly();
+            }
+            if (machine.trace() != null) {
+                machine.trace().wakeup(index, System.nanoTime() - start, !machine.stopped());
             }
         } finally {
             halted = false;
@@ -467,7 +664,23 @@ final class KvmVcpu implements LapicHost {
 
     @Override
     public long tscKhzPerMhz() {
-        return 1000; // the APIC timer's "TSC" is the host's nanosecond clock
+        return machine.tscKhzPerMhz();
+    }
+
+    /** KVM_GET_TSC_KHZ: this vCPU's TSC frequency. */
+    long tscKhz() {
+        return ioctl(fd, KVM_GET_TSC_KHZ, MemorySegment.NULL);
+    }
+
+    /** KVM_GET_MSRS for one MSR (not while the thread is in KVM_RUN). */
+    long readMsr(int msr) {
+        MemorySegment msrs = arena.allocate(KvmStructs.KVM_MSRS.byteSize() + KvmStructs.KVM_MSR_ENTRY.byteSize(), 8);
+        msrs.set(JAVA_INT, 0, 1);
+        msrs.set(JAVA_INT, KvmStructs.KVM_MSRS.byteSize(), msr);
+        if (ioctl(fd, KVM_GET_MSRS, msrs) != 1) { // the number of MSRs KVM could read
+            throw new IllegalStateException("KVM_GET_MSRS cannot read MSR 0x" + Integer.toHexString(msr));
+        }
+        return msrs.get(JAVA_LONG, KvmStructs.KVM_MSRS.byteSize() + offset(KvmStructs.KVM_MSR_ENTRY, "data"));
     }
 
     /** Called by the APIC under the machine's lock, like every APIC call. */
@@ -475,7 +688,7 @@ final class KvmVcpu implements LapicHost {
     public void armTimer(long deadlineTsc) {
         cancelTimer();
         long generation = timerGeneration;
-        long delay = Math.max(0, deadlineTsc - guestTsc());
+        long delay = machine.tscToNs(Math.max(0, deadlineTsc - guestTsc()));
         timer = machine.timerThread().schedule(() -> timerFired(generation), delay, TimeUnit.NANOSECONDS);
     }
 
@@ -512,6 +725,20 @@ final class KvmVcpu implements LapicHost {
     @Override
     public void sendIpi(LocalApic source, ApicIrq irq) {
         machine.deliverIpi(source, irq);
+    }
+
+    @Override
+    public void tracepointAcceptIrq(int apicId, int deliveryMode, boolean levelTriggered, int vector) {
+        if (machine.trace() != null) {
+            machine.trace().acceptIrq(apicId, deliveryMode, levelTriggered, vector);
+        }
+    }
+
+    @Override
+    public void tracepointEoi(int apicId, int vector) {
+        if (machine.trace() != null) {
+            machine.trace().eoi(apicId, vector);
+        }
     }
 
     @Override

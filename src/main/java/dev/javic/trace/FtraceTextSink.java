@@ -262,6 +262,61 @@ public final class FtraceTextSink implements TraceSink {
     }
 
     /** {@inheritDoc} Linux's {@code kvm_vcpu_wakeup} has no vCPU field; the line's task names the vCPU. */
+    /** {@code kvm_trace_exit_reason}: "KVM_EXIT_" and the name, for the exit reasons a VMM sees on x86. */
+    private static String userspaceExitName(int reason) {
+        return switch (reason) {
+            case 0 -> "KVM_EXIT_UNKNOWN";
+            case 1 -> "KVM_EXIT_EXCEPTION";
+            case 2 -> "KVM_EXIT_IO";
+            case 3 -> "KVM_EXIT_HYPERCALL";
+            case 4 -> "KVM_EXIT_DEBUG";
+            case 5 -> "KVM_EXIT_HLT";
+            case 6 -> "KVM_EXIT_MMIO";
+            case 7 -> "KVM_EXIT_IRQ_WINDOW_OPEN";
+            case 8 -> "KVM_EXIT_SHUTDOWN";
+            case 9 -> "KVM_EXIT_FAIL_ENTRY";
+            case 10 -> "KVM_EXIT_INTR";
+            case 17 -> "KVM_EXIT_INTERNAL_ERROR";
+            case 24 -> "KVM_EXIT_SYSTEM_EVENT";
+            case 29 -> "KVM_EXIT_X86_RDMSR";
+            case 30 -> "KVM_EXIT_X86_WRMSR";
+            default -> null;
+        };
+    }
+
+    /**
+     * kvm_userspace_exit (include/trace/events/kvm.h): KVM_RUN returned to the VMM with {@code reason}
+     * ({@code kvm_run->exit_reason}), or failed with {@code errno} (negative; -EINTR prints as a restart).
+     * Only a VMM sees it (javic boot), so it is not a {@link TraceSink} tracepoint of the simulator.
+     */
+    public void kvmUserspaceExit(long time, int cpu, int reason, int errno) {
+        StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_userspace_exit");
+        b.append("reason ");
+        if (errno < 0) {
+            b.append(errno == -4 ? "restart" : "error").append(" (").append(-errno).append(')');
+        } else {
+            String name = userspaceExitName(reason);
+            if (name != null) {
+                b.append(name);
+            } else {
+                b.append("0x"); // __print_symbolic of a value it has no name for
+                appendHex32(b, reason, 1);
+            }
+            b.append(" (").append(reason).append(')');
+        }
+        end();
+    }
+
+    /**
+     * The task running on {@code cpu} from now on, for a source that follows real threads instead of sending
+     * {@code sched_switch} (javic boot: the vCPU thread that logs the next events).
+     */
+    public void taskOnCpu(int cpu, String comm, int pid) {
+        checkCpu(cpu);
+        taskComm[cpu] = comm;
+        taskPid[cpu] = pid;
+    }
+
     @Override
     public void kvmVcpuWakeup(long time, int cpu, int vcpuId, long haltedNs, boolean waited, boolean valid) {
         StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_vcpu_wakeup");

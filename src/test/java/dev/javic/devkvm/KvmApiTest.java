@@ -42,6 +42,10 @@ class KvmApiTest {
         assertThat(KvmApi.KVM_SET_CPUID2).isEqualTo(0x4008AE90L);
         // _IOW(KVMIO, 0xa3, struct kvm_enable_cap): size 0x68
         assertThat(KvmApi.KVM_ENABLE_CAP).isEqualTo(0x4068AEA3L);
+        // _IOWR(KVMIO, 0x88, struct kvm_msrs): size 8
+        assertThat(KvmApi.KVM_GET_MSRS).isEqualTo(0xC008AE88L);
+        // _IO(KVMIO, 0xa3)
+        assertThat(KvmApi.KVM_GET_TSC_KHZ).isEqualTo(0xAEA3L);
         // _IOW(KVMIO, 0xc6, struct kvm_msr_filter): size 0x188
         assertThat(KvmApi.KVM_X86_SET_MSR_FILTER).isEqualTo(0x4188AEC6L);
     }

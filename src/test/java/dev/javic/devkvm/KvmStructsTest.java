@@ -122,6 +122,13 @@ class KvmStructsTest {
         field(KVM_ENABLE_CAP, 8, 32, "args");
         field(KVM_ENABLE_CAP, 40, 64, "pad");
 
+        assertThat(KVM_MSR_ENTRY.byteSize()).isEqualTo(16);
+        field(KVM_MSR_ENTRY, 0, 4, "index");
+        field(KVM_MSR_ENTRY, 4, 4, "reserved");
+        field(KVM_MSR_ENTRY, 8, 8, "data");
+        assertThat(KVM_MSRS.byteSize()).isEqualTo(8);
+        field(KVM_MSRS, 0, 4, "nmsrs");
+        field(KVM_MSRS, 4, 4, "pad");
         assertThat(KVM_MSR_FILTER_RANGE.byteSize()).isEqualTo(24);
         field(KVM_MSR_FILTER_RANGE, 0, 4, "flags");
         field(KVM_MSR_FILTER_RANGE, 4, 4, "nmsrs");

@@ -222,6 +222,20 @@ class FtraceTextSinkTest {
     }
 
     @Test
+    void kvmUserspaceExitAndTheTaskOfARealThread() {
+        sink.taskOnCpu(2, "javic-vcpu1", 4321);
+        sink.kvmUserspaceExit(TSC_HZ, 2, 6, 0);
+        sink.kvmUserspaceExit(TSC_HZ, 2, 0, -4);
+        sink.kvmUserspaceExit(TSC_HZ, 2, 99, 0);
+        List<String> lines = eventLines();
+        assertThat(lines).containsExactly(
+                "     javic-vcpu1-4321    [002] ....     1.000000: kvm_userspace_exit: reason KVM_EXIT_MMIO (6)",
+                "     javic-vcpu1-4321    [002] ....     1.000000: kvm_userspace_exit: reason restart (4)",
+                "     javic-vcpu1-4321    [002] ....     1.000000: kvm_userspace_exit: reason 0x63 (99)");
+        assertThat(lines).allMatch(l -> LINUX_LINE.matcher(l).matches() && PERFETTO_LINE.matcher(l).find());
+    }
+
+    @Test
     void kvmAvicDoorbell() {
         assertThat(event(t -> t.kvmAvicDoorbell(1, 2, 3))).isEqualTo("kvm_avic_doorbell: vcpuid=2, apicid=3");
     }

@@ -344,8 +344,7 @@ public final class Kernel {
                     Task parent = tasks[t.parent];
                     if (parent.waitingForChild == t.id && parent.state == Task.State.SLEEPING) {
                         parent.waitingForChild = -1;
-                        parent.state = Task.State.WAKING;
-                        cpu.addWakee(parent.id);
+                        cpu.addWakee(parent);
                         return Task.OUTCOME_WOKE;
                     }
                 }
@@ -424,8 +423,7 @@ public final class Kernel {
                     check(!mustSucceed, t, action, "the write wakes the flusher");
                     Task w = tasks[b.dirtyWaiter];
                     b.dirtyWaiter = -1;
-                    w.state = Task.State.WAKING;
-                    cpu.addWakee(w.id);
+                    cpu.addWakee(w);
                     return Task.OUTCOME_WOKE;
                 }
             }
@@ -496,11 +494,12 @@ public final class Kernel {
 
     private int wake(KernelCpu cpu, Pipe p) {
         int from = cpu.wakeeCount;
-        cpu.wakeeCount = p.takeWaiters(cpu.wakees, cpu.wakeeCount);
-        for (int i = from; i < cpu.wakeeCount; i++) {
+        int to = p.takeWaiters(cpu.wakees, from);
+        cpu.wakeeCount = from;
+        for (int i = from; i < to; i++) {
             Task w = tasks[cpu.wakees[i]];
             w.sleepingOnPipe = -1;
-            w.state = Task.State.WAKING;
+            cpu.addWakee(w);
         }
         return Task.OUTCOME_WOKE;
     }

@@ -66,6 +66,7 @@ public final class KernelCpu implements GuestProgram {
 
     /** Tasks a wake-up (or an exit) of this CPU's task must try_to_wake_up. */
     int[] wakees;
+    private final int[] wakeeGens;
     int wakeeCount;
     private int wakeeNext;
     private final int[] ipiTaken;
@@ -90,6 +91,7 @@ public final class KernelCpu implements GuestProgram {
         this.rq = k.rqs[id];
         this.plan = new Plan(this, k, k.config.maxPlanOps() + 2);
         this.wakees = new int[taskCapacity];
+        this.wakeeGens = new int[taskCapacity];
         this.ipiTaken = new int[taskCapacity];
     }
 
@@ -215,7 +217,10 @@ public final class KernelCpu implements GuestProgram {
                 }
             }
             case C_TTWU_DO -> {
-                ttwuOne(wakees[wakeeNext++], now);
+                int i = wakeeNext++;
+                if (owesWakeUp(i)) {
+                    ttwuOne(k.tasks[wakees[i]], now);
+                }
                 cont[TASK] = C_TTWU_WORK;
             }
             case C_IDLE_ENTER -> {
@@ -694,11 +699,7 @@ public final class KernelCpu implements GuestProgram {
     }
 
     /** try_to_wake_up for one task a pipe operation or an exit woke (the select, enqueue or IPI part). */
-    private void ttwuOne(int taskId, long now) {
-        Task p = k.tasks[taskId];
-        if (p.state != Task.State.WAKING) {
-            return;
-        }
+    private void ttwuOne(Task p, long now) {
         if (k.rqs[p.cpu].curr == p.id) {
             p.state = Task.State.RUNNING; // ttwu_remote: still on its CPU, not yet asleep
             return;
@@ -748,11 +749,28 @@ public final class KernelCpu implements GuestProgram {
             return;
         }
         p.state = Task.State.WAKING;
+        p.wakeGen++; // any try_to_wake_up still owed for an earlier wake-up of p is stale now
         selectAndQueue(p, null, IRQ, now);
     }
 
-    void addWakee(int task) {
-        wakees[wakeeCount++] = task;
+    /**
+     * A wake-up took {@code t} off a wait queue: it is WAKING and this CPU owes it a try_to_wake_up, which runs
+     * after the waker's system call (C_TTWU_WORK). The entry carries the task's wake generation: if the task
+     * was meanwhile found still running by its own CPU, blocked again and was woken by someone else, this entry
+     * is stale and does nothing (Linux's ttwu runs inside the wake-up, under p->pi_lock, so it cannot see a
+     * later sleep).
+     */
+    /** Whether wakee entry {@code i} is still the task's latest wake-up, not yet done (see {@link #addWakee}). */
+    boolean owesWakeUp(int i) {
+        Task p = k.tasks[wakees[i]];
+        return p.state == Task.State.WAKING && p.wakeGen == wakeeGens[i];
+    }
+
+    void addWakee(Task t) {
+        t.state = Task.State.WAKING;
+        t.wakeGen++;
+        wakeeGens[wakeeCount] = t.wakeGen;
+        wakees[wakeeCount++] = t.id;
     }
 
     @Override

@@ -64,6 +64,8 @@ final class Task {
     long doneInAction;
     boolean effectDone;
     int outcome;
+    /** Wake-ups that took the task off a wait queue so far (see KernelCpu.addWakee). */
+    int wakeGen;
     /** The action blocked and is retried after the wake-up (its system call was entered already). */
     boolean retry;
 

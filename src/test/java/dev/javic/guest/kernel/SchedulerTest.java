@@ -92,6 +92,27 @@ class SchedulerTest {
         }
     }
 
+    @Test
+    void aWakeUpOwedForAnEarlierSleepIsStaleOnceTheTaskSleptAgainAndWasWokenByAnotherCpu() {
+        // The race behind "queued twice" (4 vCPUs, vanilla, -l 10000, seed 1): cpu 2 wakes r off a pipe but does its
+        // try_to_wake_up only after its write; meanwhile r's own cpu finds it still running, r blocks again and cpu 3
+        // wakes it. Only cpu 3's wake-up may enqueue r.
+        Kernel k = new Kernel(KernelConfig.linux45(4), COSTS, 4);
+        int r = k.createTaskPolling("r", poll(k), 0, -1);
+        Task t = k.tasks[r];
+        KernelCpu cpu2 = k.cpu(2);
+        KernelCpu cpu3 = k.cpu(3);
+        cpu2.addWakee(t);
+        assertThat(cpu2.owesWakeUp(0)).isTrue();
+        t.state = Task.State.RUNNING;  // its cpu saw it woken before it could sleep: it retries at once
+        assertThat(cpu2.owesWakeUp(0)).isFalse();
+        t.state = Task.State.SLEEPING; // and blocks again
+        cpu3.addWakee(t);
+        assertThat(t.state).isEqualTo(Task.State.WAKING);
+        assertThat(cpu2.owesWakeUp(0)).as("cpu 2's entry is from the earlier sleep").isFalse();
+        assertThat(cpu3.owesWakeUp(0)).isTrue();
+    }
+
     private static TaskProgram poll(Kernel k) {
         int pipe = k.pipeCount > 0 ? 0 : k.createPipe(1);
         return () -> Action.poll(pipe);

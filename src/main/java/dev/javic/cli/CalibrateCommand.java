@@ -26,7 +26,7 @@ import java.util.stream.Collectors;
  * {@code --cost FILE}.
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-        description = "Fit at most two free parameters (the guest's system-call path and its wake-up path, each a factor on "
+        description = "Fit at most two free parameters (the guest's system-call path and the exit path's world switch, each a factor on "
                 + "its cost entries) to the series' one calibration point, hackbench 2 vCPUs -l 100000: 273.76 s vanilla, "
                 + "260.51 s AVIC off, 248.53 s AVIC on; print the fit and write the calibrated cost file.")
 final class CalibrateCommand implements Callable<Integer> {
@@ -85,7 +85,7 @@ final class CalibrateCommand implements Callable<Integer> {
         o.println();
         o.printf(Locale.ROOT, "fit after %d candidates in %.1f s of wall time:%n", r.evaluated().size(), r.wallSeconds());
         o.printf(Locale.ROOT, "  %s x%.4f, %s x%.4f%n", Calibration.Parameter.SYSCALL_PATH.label(), best.syscallScale(),
-                Calibration.Parameter.WAKEUP_PATH.label(), best.wakeupScale());
+                Calibration.Parameter.EXIT_PATH.label(), best.exitScale());
         o.printf(Locale.ROOT, "  %-10s %12s %12s %8s %16s%n", "system", "model (s)", "series (s)", "error", "switches/message");
         for (SystemKind k : SystemKind.values()) {
             o.printf(Locale.ROOT, "  %-10s %12.2f %12.2f %+7.1f%% %16.3f%n", k.label(), best.predictedSeconds().get(k),
@@ -114,7 +114,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 260.51 s AVIC off, 248.53 s AVIC on): %s x%.4f, %s x%.4f; largest error %.1f%% (model at -l %d scaled linearly).
                 Every other entry is the base model's, unchanged. Re-run the command to reproduce this file.""",
                 cost, loops, runs, seed, Calibration.Parameter.SYSCALL_PATH.label(), best.syscallScale(),
-                Calibration.Parameter.WAKEUP_PATH.label(), best.wakeupScale(), 100 * best.maxRelativeError(), loops);
+                Calibration.Parameter.EXIT_PATH.label(), best.exitScale(), 100 * best.maxRelativeError(), loops);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);

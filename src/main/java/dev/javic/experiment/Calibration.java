@@ -24,9 +24,9 @@ import java.util.function.Consumer;
  * <ul>
  *   <li>{@link Parameter#SYSCALL_PATH}: the per-message path, system call entry/exit, pipe_write, pipe_read
  *   and hackbench's own user-space loop;</li>
- *   <li>{@link Parameter#WAKEUP_PATH}: try_to_wake_up, paid by the waker, and the enqueue a reschedule IPI
- *   does on the target. It sets how much more CPU time a sender is charged per message than its receiver,
- *   which decides how often woken receivers preempt senders (docs/guest-kernel.md, "Regimes").</li>
+ *   <li>{@link Parameter#EXIT_PATH}: the world switch every exit pays (VMRUN, #VMEXIT, KVM's entry and exit
+ *   paths). The preset takes it from measurements on a 2020 AMD core; Carrizo's is not published. It is what
+ *   the difference between the legacy path and AVIC is made of.</li>
  * </ul>
  * Each value is multiplied by the parameter and rounded to whole cycles. A candidate is judged by running
  * hackbench at {@code loops} (common seeds for every candidate, so that candidates differ only by their
@@ -48,8 +48,8 @@ public final class Calibration {
     public enum Parameter {
         SYSCALL_PATH("syscall-path", "system call + pipe_write + pipe_read + hackbench's user loop",
                 Cost.GUEST_SYSCALL, Cost.GUEST_PIPE_WRITE, Cost.GUEST_PIPE_READ, Cost.HACKBENCH_USER_PER_MESSAGE),
-        WAKEUP_PATH("wakeup-path", "try_to_wake_up in the waker + the enqueue a reschedule IPI does on the target",
-                Cost.GUEST_TTWU, Cost.GUEST_SCHED_IPI_PER_TASK);
+        EXIT_PATH("exit-path", "the world switch every exit pays: VMRUN, #VMEXIT and KVM's entry and exit paths",
+                Cost.SVM_VMRUN, Cost.SVM_VMEXIT, Cost.KVM_ENTER_GUEST, Cost.KVM_EXIT_PATH);
 
         private final String label;
         private final String description;
@@ -89,7 +89,7 @@ public final class Calibration {
     }
 
     /** One candidate: the two factors and what hackbench took, scaled to the series' loops. */
-    public record Point(double syscallScale, double wakeupScale, Map<SystemKind, Double> predictedSeconds,
+    public record Point(double syscallScale, double exitScale, Map<SystemKind, Double> predictedSeconds,
                         Map<SystemKind, Double> contextSwitchesPerMessage) {
         public double relativeError(SystemKind k) {
             return predictedSeconds.get(k) / TARGETS.get(k) - 1;
@@ -110,7 +110,7 @@ public final class Calibration {
 
         String describe() {
             StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%s x%.4f, %s x%.4f:",
-                    Parameter.SYSCALL_PATH.label, syscallScale, Parameter.WAKEUP_PATH.label, wakeupScale));
+                    Parameter.SYSCALL_PATH.label, syscallScale, Parameter.EXIT_PATH.label, exitScale));
             for (SystemKind k : SystemKind.values()) {
                 b.append(String.format(Locale.ROOT, "  %s %.2f s (%+.1f%%)", k.label(), predictedSeconds.get(k),
                         100 * relativeError(k)));
@@ -147,7 +147,7 @@ public final class Calibration {
             double[][] moves = {{step, 0}, {-step, 0}, {0, step}, {0, -step}};
             for (double[] m : moves) {
                 double na = clamp(best.syscallScale() + m[0]);
-                double nb = clamp(best.wakeupScale() + m[1]);
+                double nb = clamp(best.exitScale() + m[1]);
                 Point p = evaluate(na, nb);
                 if (better(p, improved == null ? best : improved)) {
                     improved = p;
@@ -162,7 +162,7 @@ public final class Calibration {
                 break; // inside the tolerance and already refined: further digits would be noise of the seeds
             }
         }
-        CostModel calibrated = apply(config.base(), best.syscallScale(), best.wakeupScale(), describeFit(best));
+        CostModel calibrated = apply(config.base(), best.syscallScale(), best.exitScale(), describeFit(best));
         return new Result(config, best, List.copyOf(evaluated), calibrated, (System.nanoTime() - wallStart) / 1e9);
     }
 
@@ -216,10 +216,10 @@ public final class Calibration {
     }
 
     /** {@code base} with both groups scaled; each changed entry's source says so. */
-    static CostModel apply(CostModel base, double syscallScale, double wakeupScale, String how) {
+    static CostModel apply(CostModel base, double syscallScale, double exitScale, String how) {
         CostModel m = base;
         for (Parameter p : Parameter.values()) {
-            double f = p == Parameter.SYSCALL_PATH ? syscallScale : wakeupScale;
+            double f = p == Parameter.SYSCALL_PATH ? syscallScale : exitScale;
             for (Cost c : p.costs) {
                 long v = Math.round(base.get(c) * f);
                 m = m.with(c, v, String.format(Locale.ROOT, "calibrated: %d x %.4f (%s parameter) by %s; before: %s",

@@ -25,7 +25,7 @@ class CalibrationTest {
             long expected;
             if (Calibration.Parameter.SYSCALL_PATH.costs().contains(c)) {
                 expected = Math.round(base.get(c) * 0.5);
-            } else if (Calibration.Parameter.WAKEUP_PATH.costs().contains(c)) {
+            } else if (Calibration.Parameter.EXIT_PATH.costs().contains(c)) {
                 expected = base.get(c) * 2;
             } else {
                 expected = base.get(c);
@@ -33,9 +33,9 @@ class CalibrationTest {
             }
             assertThat(m.get(c)).as(c.key()).isEqualTo(expected);
         }
-        assertThat(m.source(Cost.GUEST_TTWU)).contains("calibrated").contains("x 2.0000").contains("a test")
-                .contains(base.source(Cost.GUEST_TTWU));
-        assertThat(Calibration.Parameter.SYSCALL_PATH.costs()).doesNotContainAnyElementsOf(Calibration.Parameter.WAKEUP_PATH.costs());
+        assertThat(m.source(Cost.SVM_VMEXIT)).contains("calibrated").contains("x 2.0000").contains("a test")
+                .contains(base.source(Cost.SVM_VMEXIT));
+        assertThat(Calibration.Parameter.SYSCALL_PATH.costs()).doesNotContainAnyElementsOf(Calibration.Parameter.EXIT_PATH.costs());
     }
 
     @Test
@@ -50,11 +50,11 @@ class CalibrationTest {
         assertThat(a.evaluated()).hasSize(log1.size());
         // The first candidate is the base model itself; the best is never worse than it.
         assertThat(a.evaluated().get(0).syscallScale()).isEqualTo(1.0);
-        assertThat(a.evaluated().get(0).wakeupScale()).isEqualTo(1.0);
+        assertThat(a.evaluated().get(0).exitScale()).isEqualTo(1.0);
         assertThat(a.best().maxRelativeError()).isLessThanOrEqualTo(a.evaluated().get(0).maxRelativeError());
         for (Calibration.Point p : a.evaluated()) {
             assertThat(p.syscallScale()).isBetween(Calibration.MIN_SCALE, Calibration.MAX_SCALE);
-            assertThat(p.wakeupScale()).isBetween(Calibration.MIN_SCALE, Calibration.MAX_SCALE);
+            assertThat(p.exitScale()).isBetween(Calibration.MIN_SCALE, Calibration.MAX_SCALE);
         }
 
         Path file = dir.resolve("calibrated.yaml");

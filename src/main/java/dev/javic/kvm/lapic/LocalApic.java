@@ -989,9 +989,10 @@ public final class LocalApic {
 
     /**
      * apic_sync_pv_eoi_to_guest, before VMRUN on the legacy path: when PV EOI is on, nothing waits in IRR
-     * (apic->irr_pending: the next EOI could uncover it), the in-service vector is known (highest_isr_cache:
-     * only the one KVM just injected, so nothing is nested under it) and it is not level-triggered (KVM's
-     * test is kvm_ioapic_handles_vector: such an EOI must reach the IOAPIC, which only a trapped EOI does),
+     * (apic->irr_pending: the EOI could uncover it), the in-service vector is known (highest_isr_cache: the
+     * one KVM injected last, the highest in service; -1 after any EOI, so a handler that another interrupted
+     * EOIs through the APIC) and its EOI need not reach an IOAPIC (KVM's test is kvm_ioapic_handles_vector;
+     * javic has no IOAPIC, and a vector that would be routed through one is level-triggered: TMR set),
      * KVM stores KVM_PV_EOI_ENABLED in the guest's byte (pv_eoi_set_pending, a kvm_write_guest_cached) and
      * notes it pending. Returns whether it wrote guest memory.
      */

@@ -46,7 +46,7 @@ public final class HackbenchRunner {
                           long exits, Map<String, Long> exitsByReason, long interruptsDelivered, long reschedIpis,
                           long contextSwitches, long wakeups, long migrations, long messagesRead, long messagesExpected,
                           long haltExits, long doorbells, long hostIpis, long plans, long plannedActions,
-                          long unattributedPauses) implements BenchRun {
+                          long unattributedPauses, long pvEois, long pvEoisTaken) implements BenchRun {
         @Override
         public double value() {
             return seconds;
@@ -96,6 +96,7 @@ public final class HackbenchRunner {
         return new Outcome(spec.system().label(), spec.vcpus(), spec.seed(), c.cyclesToSeconds(hb.elapsedCycles()),
                 c.cyclesToSeconds(host.sim().now()), host.sim().eventsFired(), x.exits(), x.byReason(),
                 ks.interrupts, ks.reschedIpisSent, ks.contextSwitches, ks.wakeups, ks.migrations, ks.messagesRead,
-                spec.params().messages(), x.haltExits(), x.doorbells(), x.hostIpis(), ks.plans, ks.plannedActions, ks.unattributedPauses);
+                spec.params().messages(), x.haltExits(), x.doorbells(), x.hostIpis(), ks.plans, ks.plannedActions, ks.unattributedPauses,
+                x.pvEois(), ks.pvEoisTaken);
     }
 }

@@ -62,7 +62,7 @@ public final class NetperfRunner {
                           long interruptsDelivered, long netInterrupts, long timerInterrupts, long guestHalts,
                           long guestSleeps, long kicks, long ioeventfdSignals, long vhostSignals, long netserverReplies,
                           long haltExits, long haltWakeups, long doorbells, long hostIpis, long irqInjections,
-                          long contextSwitches, long wakeups) implements BenchRun {
+                          long contextSwitches, long wakeups, long pvEois, long pvEoisTaken) implements BenchRun {
         @Override
         public double value() {
             return transactionsPerSecond;
@@ -144,6 +144,7 @@ public final class NetperfRunner {
                 c.cyclesToSeconds(sim.now()), sim.eventsFired(), x.exits(), x.byReason(), guest.interrupts,
                 guest.netInterrupts, guest.timerInterrupts, guest.halts, guest.sleeps, guest.kicks, st.ioeventfdSignals,
                 vhost.signals, netserver.replies, st.haltExits, st.haltWakeups, st.doorbellsSent, st.hostIpisSent,
-                st.irqInjections, host.scheduler().contextSwitches(), host.scheduler().wakeups());
+                st.irqInjections, host.scheduler().contextSwitches(), host.scheduler().wakeups(), st.pvEois,
+                guest.pvEoisTaken);
     }
 }

@@ -51,7 +51,9 @@ public final class TarRunner {
                           long archiveBytes, long bytesWritten, long filesCreated, long dirsCreated, long blockRequests,
                           long blockBytes, long journalBytes, long kicks, long ioeventfdSignals, long blockInterrupts,
                           long irqInjections, long pipeUnits, long callFunctionIpis,
-                          long unattributedPauses, long blockCompletions, long remoteCompletions) implements BenchRun {
+                          long unattributedPauses, long blockCompletions, long remoteCompletions, long pvEois,
+                          long pvEoisTaken)
+            implements BenchRun {
         @Override
         public double value() {
             return seconds;
@@ -145,6 +147,6 @@ public final class TarRunner {
                 spec.params().archiveBytes(), blk.bytesWritten, blk.filesCreated, blk.dirsCreated, blk.requests,
                 blk.bytesSubmitted, blk.journalBytesSubmitted, blk.kicks, x.ioeventfdSignals(), blk.interrupts, x.irqInjections(),
                 ks.messagesWritten, ks.callFunctionIpisSent, ks.unattributedPauses, blk.completions,
-                blk.remoteCompletions);
+                blk.remoteCompletions, x.pvEois(), ks.pvEoisTaken);
     }
 }

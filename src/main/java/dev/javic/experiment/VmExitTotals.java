@@ -15,7 +15,7 @@ import java.util.TreeMap;
  * @param byReason exits by {@code kvm_exit} reason name, in name order
  */
 record VmExitTotals(long exits, Map<String, Long> byReason, long haltExits, long haltWakeups, long doorbells,
-                    long hostIpis, long ioeventfdSignals, long irqInjections) {
+                    long hostIpis, long ioeventfdSignals, long irqInjections, long pvEois) {
 
     static VmExitTotals of(Vm vm) {
         long exits = 0;
@@ -25,6 +25,7 @@ record VmExitTotals(long exits, Map<String, Long> byReason, long haltExits, long
         long hostIpis = 0;
         long ioeventfd = 0;
         long injections = 0;
+        long pvEois = 0;
         Map<String, Long> byReason = new TreeMap<>();
         for (Vcpu v : vm.vcpus()) {
             VcpuStats st = v.stats();
@@ -35,11 +36,12 @@ record VmExitTotals(long exits, Map<String, Long> byReason, long haltExits, long
             hostIpis += st.hostIpisSent;
             ioeventfd += st.ioeventfdSignals;
             injections += st.irqInjections;
+            pvEois += st.pvEois;
             for (int code : st.exitCodes()) {
                 byReason.merge(SvmExit.name(code), st.exits(code), Long::sum);
             }
         }
         return new VmExitTotals(exits, new LinkedHashMap<>(byReason), halts, haltWakeups, doorbells, hostIpis, ioeventfd,
-                injections);
+                injections, pvEois);
     }
 }

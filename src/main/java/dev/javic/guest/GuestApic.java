@@ -1,6 +1,7 @@
 package dev.javic.guest;
 
 import dev.javic.hw.OpKind;
+import dev.javic.hw.Operation;
 
 /**
  * The local APIC driver a Linux 4.5 guest kernel ends up with, as the CPU operations it executes.
@@ -18,6 +19,15 @@ import dev.javic.hw.OpKind;
  * </ul>
  *
  * <p>The choice is the guest's, from what CPUID says, so each system gets what its KVM offers.
+ *
+ * <p><b>PV EOI</b> (arch/x86/kernel/kvm.c of 4.5): when KVM's CPUID leaf 0x40000001 offers
+ * KVM_FEATURE_PV_EOI, {@code kvm_guest_cpu_init} zeroes the CPU's {@code kvm_apic_eoi} word and writes its
+ * guest-physical address | KVM_MSR_ENABLED to MSR_KVM_PV_EOI_EN, and {@code kvm_guest_init} installs
+ * {@code kvm_guest_apic_eoi_write} as the EOI: {@code __test_and_clear_bit(KVM_PV_EOI_BIT)} of the word (one
+ * instruction, see {@link OpKind#BTR32}); if the bit was set, KVM takes the EOI at the next exit and the
+ * APIC is not touched, else the EOI goes to the APIC as without PV EOI. Linux first checks
+ * CPUID.1:ECX.HYPERVISOR (QEMU sets it); javic's CPUID table does not have that bit, so the model asks the
+ * signature leaf directly.
  */
 public final class GuestApic {
     /** CPUID.1:ECX bit 21. */
@@ -25,7 +35,24 @@ public final class GuestApic {
     /** ICR destination mode bit clear: physical. */
     private static final int DEST_PHYSICAL = 0;
 
+    /** KVM_CPUID_SIGNATURE and KVM_CPUID_FEATURES (arch/x86/include/uapi/asm/kvm_para.h). */
+    public static final int KVM_CPUID_SIGNATURE = 0x40000000;
+    public static final int KVM_CPUID_FEATURES = 0x40000001;
+    /** KVM_FEATURE_PV_EOI: bit 6 of KVM_CPUID_FEATURES.EAX. */
+    public static final int KVM_FEATURE_PV_EOI = 1 << 6;
+    /** MSR_KVM_PV_EOI_EN: the word's guest-physical address | KVM_MSR_ENABLED (bit 0). */
+    public static final int MSR_KVM_PV_EOI_EN = 0x4b564d04;
+    private static final long KVM_MSR_ENABLED = 1;
+    /** KVM_PV_EOI_BIT: KVM sets bit 0 of the word when the guest may skip the APIC EOI. */
+    private static final int KVM_PV_EOI_BIT = 0;
+    // "KVMKVMKVM\0\0\0" in EBX, ECX, EDX.
+    private static final int KVM_SIGNATURE_EBX = 0x4B4D564B;
+    private static final int KVM_SIGNATURE_ECX = 0x564B4D56;
+    private static final int KVM_SIGNATURE_EDX = 0x0000004D;
+
     private boolean x2apic;
+    /** The guest-physical address of this CPU's PV EOI word once enabled, else -1. */
+    private long pvEoiWord = -1;
 
     /** Whether the driver is x2APIC (after {@link #enableX2apic}). */
     public boolean x2apic() {
@@ -51,6 +78,62 @@ public final class GuestApic {
     public void enableX2apic(OpQueue q, long apicBase) {
         q.add(OpKind.WRMSR, GuestKernel.MSR_IA32_APICBASE, apicBase | GuestKernel.APICBASE_X2APIC_ENABLE);
         x2apic = true;
+    }
+
+    /** Queues {@code cpuid(KVM_CPUID_SIGNATURE)}, which {@link #isKvm} reads (kvm_cpuid_base). */
+    public static void probeKvm(OpQueue q) {
+        q.add(OpKind.CPUID, KVM_CPUID_SIGNATURE, 0);
+    }
+
+    /** Whether a CPUID of the signature leaf found "KVMKVMKVM\0\0\0" with the features leaf in range. */
+    public static boolean isKvm(Operation cpuid) {
+        return cpuid.resultEbx == KVM_SIGNATURE_EBX && cpuid.resultEcx == KVM_SIGNATURE_ECX
+                && cpuid.resultEdx == KVM_SIGNATURE_EDX && cpuid.result >= KVM_CPUID_FEATURES;
+    }
+
+    /** Queues {@code cpuid(KVM_CPUID_FEATURES)}, whose EAX {@link #offersPvEoi} reads (kvm_para_has_feature). */
+    public static void probeKvmFeatures(OpQueue q) {
+        q.add(OpKind.CPUID, KVM_CPUID_FEATURES, 0);
+    }
+
+    /** Whether KVM_CPUID_FEATURES.EAX offers KVM_FEATURE_PV_EOI. */
+    public static boolean offersPvEoi(long kvmFeaturesEax) {
+        return (kvmFeaturesEax & KVM_FEATURE_PV_EOI) != 0;
+    }
+
+    /**
+     * kvm_guest_cpu_init's PV EOI part: {@code __this_cpu_write(kvm_apic_eoi, 0)}, then
+     * {@code wrmsrl(MSR_KVM_PV_EOI_EN, pa | KVM_MSR_ENABLED)}; EOIs test the word from now.
+     */
+    public void enablePvEoi(OpQueue q, long wordGpa) {
+        q.add(OpKind.WRITE32, wordGpa, 0);
+        q.add(OpKind.WRMSR, MSR_KVM_PV_EOI_EN, wordGpa | KVM_MSR_ENABLED);
+        pvEoiWord = wordGpa;
+    }
+
+    /** Whether EOIs go through the PV EOI word first (after {@link #enablePvEoi}). */
+    public boolean pvEoi() {
+        return pvEoiWord >= 0;
+    }
+
+    /**
+     * kvm_guest_apic_eoi_write, first half: {@code __test_and_clear_bit(KVM_PV_EOI_BIT, kvm_apic_eoi)}, whose
+     * result {@link #eoiUnlessPvEoiTaken} reads.
+     */
+    public void pvEoiTestAndClear(OpQueue q) {
+        q.add(OpKind.BTR32, pvEoiWord, KVM_PV_EOI_BIT);
+    }
+
+    /**
+     * kvm_guest_apic_eoi_write, second half: the APIC EOI unless the word {@code before} the test had the bit.
+     * Returns true when PV EOI took it (no APIC access).
+     */
+    public boolean eoiUnlessPvEoiTaken(OpQueue q, long before) {
+        if ((before & (1L << KVM_PV_EOI_BIT)) != 0) {
+            return true;
+        }
+        eoi(q);
+        return false;
     }
 
     /** A 32-bit register write: MMIO in xAPIC mode, {@code wrmsr} in x2APIC mode. */

@@ -80,6 +80,18 @@ public final class GuestKernel {
         return MSR_X2APIC_BASE + (offset >>> 4);
     }
 
+    /**
+     * Where the guest kernel model keeps per-CPU data in its RAM: one 4 KiB page per CPU from 1 MiB (nothing
+     * else of the model lives in guest memory; the smallest guest has 16 MiB). Linux's per-CPU areas hold
+     * the PV EOI word ({@code kvm_apic_eoi}) the same way, one per CPU.
+     */
+    public static final long PER_CPU_BASE = 0x100000;
+
+    /** The guest-physical address of CPU {@code cpu}'s PV EOI word (arch/x86/kernel/kvm.c kvm_apic_eoi). */
+    public static long pvEoiWord(int cpu) {
+        return PER_CPU_BASE + ((long) cpu << 12);
+    }
+
     /** TDCR encoding for a divide value (1, 2, 4, ..., 128): bits 3,1,0 per the SDM. */
     public static int tdcrFor(int divide) {
         int log = Integer.numberOfTrailingZeros(divide);

@@ -43,7 +43,14 @@ public enum OpKind {
      * 66 EF: {@code out dx, ax}, a 16-bit I/O port write; {@code address} = the port (DX), {@code value} = AX.
      * What a virtio-pci legacy driver's {@code iowrite16} to VIRTIO_PCI_QUEUE_NOTIFY executes.
      */
-    OUTW(2);
+    OUTW(2),
+    /**
+     * 0F BA /6 ib: {@code btr dword [rip+disp32], imm8}, bit {@code value} of the dword at {@code address};
+     * the result is the dword before (CF = its bit). One read-modify-write instruction, so an exit cannot
+     * split it, which is what Linux's {@code __test_and_clear_bit} in kvm_guest_apic_eoi_write relies on.
+     * For guest RAM only: on any other address it takes the NPF, which javic's KVM emulator does not decode.
+     */
+    BTR32(8);
 
     private final int length;
 

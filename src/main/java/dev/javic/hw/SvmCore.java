@@ -471,7 +471,7 @@ public final class SvmCore {
 
     private void execute(Operation op) {
         switch (op.kind) {
-            case READ32, READ64, WRITE32, WRITE64 -> memoryAccess(op);
+            case READ32, READ64, WRITE32, WRITE64, BTR32 -> memoryAccess(op);
             case RDMSR, WRMSR -> msrAccess(op);
             case CPUID -> cpuid(op);
             case READ_CR8 -> {
@@ -585,16 +585,18 @@ public final class SvmCore {
 
     private void memoryAccess(Operation op) {
         long gpa = op.address;
-        boolean write = op.kind == OpKind.WRITE32 || op.kind == OpKind.WRITE64;
+        boolean testAndClear = op.kind == OpKind.BTR32;
+        boolean write = op.kind == OpKind.WRITE32 || op.kind == OpKind.WRITE64 || testAndClear;
         boolean wide = op.kind == OpKind.READ64 || op.kind == OpKind.WRITE64;
         if ((gpa & (wide ? 7 : 3)) != 0) {
             raiseException(17); // #AC stands in for the split access the model does not do
             return;
         }
-        if (write) {
+        if (write && !testAndClear) {
             vmcb.setRax(wide ? op.value : op.value & 0xFFFFFFFFL);
         }
-        if (vmcb.isAvicEnabled() && (gpa & PhysicalMemory.PAGE_MASK) == (vmcb.read64(AVIC_VAPIC_BAR) & AVIC_VAPIC_BAR_MASK)) {
+        if (!testAndClear && vmcb.isAvicEnabled()
+                && (gpa & PhysicalMemory.PAGE_MASK) == (vmcb.read64(AVIC_VAPIC_BAR) & AVIC_VAPIC_BAR_MASK)) {
             avic.apicAccess(op, (int) (gpa & 0xFFF), write, wide);
             return;
         }
@@ -606,7 +608,11 @@ public final class SvmCore {
             vmexit(SvmExit.NPF, errorCode, gpa);
             return;
         }
-        if (write) {
+        if (testAndClear) {
+            int old = mem.read32(hpa);
+            mem.write32(hpa, old & ~(1 << (op.value & 31)));
+            op.result = old & 0xFFFFFFFFL;
+        } else if (write) {
             if (wide) {
                 mem.write64(hpa, op.value);
             } else {
@@ -626,6 +632,18 @@ public final class SvmCore {
     void writeDecodeAssist(Operation op) {
         int len = op.kind.length();
         int i = 0;
+        if (op.kind == OpKind.BTR32) {
+            // 0F BA 35 disp32 ib: the RIP-relative displacement is not known to the model; the bytes say what it is.
+            vmcb.write8(INSN_BYTES + i++, 0x0F);
+            vmcb.write8(INSN_BYTES + i++, 0xBA);
+            vmcb.write8(INSN_BYTES + i++, 0x35);
+            for (int b = 0; b < 4; b++) {
+                vmcb.write8(INSN_BYTES + i++, (int) (op.address >>> (8 * b)));
+            }
+            vmcb.write8(INSN_BYTES + i, (int) op.value);
+            vmcb.write8(INSN_LEN, len);
+            return;
+        }
         if (op.kind == OpKind.READ64 || op.kind == OpKind.WRITE64) {
             vmcb.write8(INSN_BYTES + i++, 0x48);
         }

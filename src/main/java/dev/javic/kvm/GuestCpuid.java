@@ -5,12 +5,20 @@ import dev.javic.hw.CpuModel;
 /**
  * The CPUID a guest sees, as KVM builds it ({@code kvm_set_cpuid2} from the VMM's table, filtered by
  * {@code kvm_update_cpuid}): the host's identification, an APIC, the TSC-deadline timer and x2APIC
- * that KVM emulates, and the KVM signature leaf. With AVIC active x2APIC is hidden (series item 9: AVIC
- * of 2016 virtualizes xAPIC only; svm.c clears X86_FEATURE_X2APIC from the guest CPUID).
+ * that KVM emulates, and the KVM leaves: the signature at 0x40000000 and the paravirtual features at
+ * 0x40000001. With AVIC active x2APIC is hidden (series item 9: AVIC of 2016 virtualizes xAPIC only; svm.c
+ * clears X86_FEATURE_X2APIC from the guest CPUID); the KVM leaves are the same on every system.
  */
 public final class GuestCpuid {
     private GuestCpuid() {
     }
+
+    /** KVM_CPUID_SIGNATURE (arch/x86/include/uapi/asm/kvm_para.h). */
+    public static final int KVM_CPUID_SIGNATURE = 0x40000000;
+    /** KVM_CPUID_FEATURES: EAX holds one bit per paravirtual feature. */
+    public static final int KVM_CPUID_FEATURES = 0x40000001;
+    /** KVM_FEATURE_PV_EOI (kvm_para.h: bit 6): MSR_KVM_PV_EOI_EN and the guest's EOI word. */
+    public static final int KVM_FEATURE_PV_EOI = 1 << 6;
 
     /** Fills {@code out} with EAX..EDX of {@code leaf}; returns false when the leaf is not in the table. */
     public static boolean lookup(CpuModel cpu, int leaf, int subleaf, int apicId, boolean hideX2apic, int[] out) {
@@ -28,13 +36,16 @@ public final class GuestCpuid {
                 out[2] = CpuModel.CPUID1_ECX_TSC_DEADLINE | (hideX2apic ? 0 : CpuModel.CPUID1_ECX_X2APIC);
                 out[3] = CpuModel.CPUID1_EDX_APIC;
             }
-            case 0x40000000 -> {
-                out[0] = 0x40000001;
+            case KVM_CPUID_SIGNATURE -> {
+                out[0] = KVM_CPUID_FEATURES; // cpuid.c: EAX = the highest KVM leaf
                 out[1] = 0x4B4D564B; // "KVMK"
                 out[2] = 0x564B4D56; // "VMKV"
                 out[3] = 0x0000004D; // "M"
             }
-            case 0x40000001 -> { } // no paravirtual features offered
+            // cpuid.c of 4.5 offers CLOCKSOURCE(2), NOP_IO_DELAY, ASYNC_PF, PV_EOI, CLOCKSOURCE_STABLE_BIT,
+            // PV_UNHALT and STEAL_TIME; javic's KVM implements only PV EOI, so its table offers only that
+            // (as a VMM that filters the leaf would), and a guest never finds an MSR that is not there.
+            case KVM_CPUID_FEATURES -> out[0] = KVM_FEATURE_PV_EOI;
             case 0x80000000 -> out[0] = 0x80000008;
             case 0x80000001 -> out[0] = cpu.signature(); // SVM not offered to the guest (no nested)
             default -> {

@@ -186,12 +186,54 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
             timerPending = false;
             lapic.timerExpired(); // kvm_inject_apic_timer_irqs
         }
+        boolean event = (requests & REQ_EVENT) != 0;
         requests &= ~REQ_EVENT;
         svm.injectPendingEvent(this);
         svm.syncLapicToCr8(this);
+        if (event) {
+            // 4.5's vcpu_enter_guest calls kvm_lapic_sync_to_vapic only under KVM_REQ_EVENT, after injecting.
+            syncPvEoiToGuest();
+        }
         mode = Mode.IN_GUEST_MODE;
         core().setHostInterruptsEnabled(false);
         sim.scheduleAfter(vmrunEvent, costs().get(Cost.KVM_ENTER_GUEST) + chargedCycles);
+    }
+
+    /**
+     * kvm_lapic_sync_to_vapic's PV EOI part (apic_sync_pv_eoi_to_guest) when the APIC is enabled
+     * (kvm_lapic_enabled); its cost, a kvm_write_guest_cached when it sets the guest's bit, is charged to this
+     * entry. Legacy path only: with AVIC active 4.5 keeps apic->irr_pending always true and never fills
+     * highest_isr_cache (apic_set_isr hands the vector to hwapic_isr_update instead; kvm_lapic_reset /
+     * kvm_apic_update_apicv), so apic_sync_pv_eoi_to_guest returns at its first tests and the guest's bit is
+     * never set: with AVIC a PV EOI guest always EOIs through the APIC page, which AVIC accelerates.
+     */
+    private void syncPvEoiToGuest() {
+        if (svm.avic().isActive(this) || !lapic.isEnabled()) {
+            return;
+        }
+        if (lapic.syncPvEoiToGuest()) {
+            chargedCycles += costs().get(Cost.KVM_WRITE_GUEST_CACHED);
+        }
+    }
+
+    /**
+     * kvm_lapic_sync_from_vapic's PV EOI part, when KVM_APIC_PV_EOI_PENDING is set: read and clear the guest's
+     * byte, and if the guest EOI'd through it, the EOI now (apic_set_eoi, which requests an event) with the
+     * kvm_pv_eoi tracepoint. Returns its cost in cycles.
+     */
+    private long syncPvEoiFromGuest() {
+        if (!lapic.pvEoiPending()) {
+            return 0;
+        }
+        long cycles = costs().get(Cost.KVM_READ_GUEST_CACHED) + costs().get(Cost.KVM_WRITE_GUEST_CACHED);
+        int vector = lapic.syncPvEoiFromGuest();
+        if (vector != LocalApic.PV_EOI_NOT_TAKEN) {
+            stats.pvEois++;
+            tracer.kvmPvEoi(hostCpuId(), id, vector); // trace.h: apicid is vcpu->vcpu_id
+            requests |= REQ_EVENT;
+            cycles += costs().get(Cost.KVM_APIC_SET_EOI);
+        }
+        return cycles;
     }
 
     /** INIT and SIPI (kvm_apic_accept_events); returns true when the vCPU must wait for SIPI. */
@@ -219,7 +261,8 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
             // A kick or request raced with entry: KVM cancels the entry and loops (vcpu_enter_guest).
             mode = Mode.OUTSIDE_GUEST_MODE;
             core().setHostInterruptsEnabled(true);
-            sim.scheduleAfter(enterEvent, 0);
+            // cancel_injection: kvm_lapic_sync_from_vapic when apic_attention is set, as after an exit.
+            sim.scheduleAfter(enterEvent, syncPvEoiFromGuest());
             return;
         }
         tracer.kvmEntry(hostCpuId(), id, vmcb.rip());
@@ -235,7 +278,8 @@ public final class Vcpu extends GuestModeThread implements LapicHost {
                 (int) vmcb.read64(EXIT_INT_INFO), 0);
         stats.countExit(exitCode);
         svm.syncCr8ToLapic(this);
-        long handlerCycles = svm.handleExit(this, exitCode);
+        long pvEoiCycles = syncPvEoiFromGuest(); // vcpu_enter_guest: kvm_lapic_sync_from_vapic before handle_exit
+        long handlerCycles = pvEoiCycles + svm.handleExit(this, exitCode);
         // local_irq_enable(): a host interrupt that caused or raced with the exit is taken now.
         core().setHostInterruptsEnabled(true);
         sim.scheduleAfter(afterExitEvent, costs().get(Cost.KVM_EXIT_PATH) + handlerCycles + chargedCycles);

@@ -21,6 +21,8 @@ public final class VcpuStats {
     /** IOIO exits handled by an ioeventfd in the kernel, and port accesses nobody in the kernel took. */
     public long ioeventfdSignals;
     public long ioDropped;
+    /** EOIs the guest signalled through its PV EOI byte and KVM did at the next exit (kvm_pv_eoi). */
+    public long pvEois;
 
     void countExit(int code) {
         exits++;

@@ -68,6 +68,14 @@ public final class Vm {
         return nptRoot;
     }
 
+    /**
+     * The host-physical address of guest-physical {@code gpa}, as KVM finds it through its memslots (one RAM
+     * slot from 0 here), or -1 when no memslot holds it.
+     */
+    public long gpaToHpa(long gpa) {
+        return gpa >= 0 && gpa < ramBytes ? ramHpa + gpa : -1;
+    }
+
     public long ramBytes() {
         return ramBytes;
     }

@@ -41,6 +41,9 @@ public enum Cost {
     KVM_AVIC_UNACCEL_FAULT("kvm.avic_unaccelerated_fault"),
     KVM_DOORBELL_WRITE("kvm.doorbell_write"),
     KVM_HANDLE_IO("kvm.handle_io"),
+    KVM_READ_GUEST_CACHED("kvm.read_guest_cached"),
+    KVM_WRITE_GUEST_CACHED("kvm.write_guest_cached"),
+    KVM_APIC_SET_EOI("kvm.apic_set_eoi"),
 
     HOST_IPI_SEND("host.ipi_send"),
     HOST_IPI_LATENCY("host.ipi_latency"),

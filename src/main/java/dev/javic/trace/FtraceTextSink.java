@@ -218,6 +218,16 @@ public final class FtraceTextSink implements TraceSink {
         end();
     }
 
+    /** trace.h kvm_pv_eoi: the same format as kvm_eoi. */
+    @Override
+    public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
+        StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_pv_eoi");
+        b.append("apicid ");
+        appendHex32(b, apicId, 1);
+        b.append(" vector ").append(vector);
+        end();
+    }
+
     @Override
     public void kvmMsr(long time, int cpu, int vcpuId, boolean write, int msr, long data, boolean exception) {
         StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_msr");

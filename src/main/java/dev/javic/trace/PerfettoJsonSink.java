@@ -413,6 +413,16 @@ public final class PerfettoJsonSink implements TraceSink {
     }
 
     @Override
+    public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
+        int v = matcher.vcpuOfApicId(apicId);
+        StringBuilder b = v >= 0 ? instant(time, PID_VM, vcpuTid(v), "kvm_pv_eoi 0x")
+                : instant(time, PID_HOST, cpuTid(checkCpu(cpu)), "kvm_pv_eoi 0x");
+        FtraceTextSink.appendHex(b, vector & 0xFF, 2);
+        b.append("\",\"cat\":\"apic\",\"args\":{\"apic_id\":").append(apicId).append('}');
+        finish();
+    }
+
+    @Override
     public void kvmMsr(long time, int cpu, int vcpuId, boolean write, int msr, long data, boolean exception) {
         StringBuilder b = instant(time, PID_VM, vcpuTid(vcpuId), write ? "msr_write 0x" : "msr_read 0x");
         FtraceTextSink.appendHex(b, msr & 0xFFFF_FFFFL, 1);

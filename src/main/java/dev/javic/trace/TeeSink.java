@@ -75,6 +75,13 @@ public final class TeeSink implements TraceSink {
     }
 
     @Override
+    public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
+        for (TraceSink s : sinks) {
+            s.kvmPvEoi(time, cpu, apicId, vector);
+        }
+    }
+
+    @Override
     public void kvmMsr(long time, int cpu, int vcpuId, boolean write, int msr, long data, boolean exception) {
         for (TraceSink s : sinks) {
             s.kvmMsr(time, cpu, vcpuId, write, msr, data, exception);

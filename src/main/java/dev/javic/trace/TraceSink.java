@@ -24,6 +24,8 @@ public interface TraceSink {
 
     default void kvmEoi(long time, int cpu, int apicId, int vector) {}
 
+    default void kvmPvEoi(long time, int cpu, int apicId, int vector) {}
+
     default void kvmMsr(long time, int cpu, int vcpuId, boolean write, int msr, long data, boolean exception) {}
 
     default void kvmCr(long time, int cpu, int vcpuId, boolean write, int cr, long value) {}

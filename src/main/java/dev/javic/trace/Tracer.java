@@ -82,6 +82,14 @@ public final class Tracer {
         }
     }
 
+    /** kvm_pv_eoi: KVM did the EOI a guest signalled through its PV EOI byte (apic_sync_pv_eoi_from_guest). */
+    public void kvmPvEoi(int cpu, int apicId, int vector) {
+        TraceSink s = sink;
+        if (s != null) {
+            s.kvmPvEoi(sim.now(), cpu, apicId, vector);
+        }
+    }
+
     public void kvmMsr(int cpu, int vcpuId, boolean write, int msr, long data, boolean exception) {
         TraceSink s = sink;
         if (s != null) {

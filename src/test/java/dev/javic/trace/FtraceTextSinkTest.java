@@ -193,6 +193,11 @@ class FtraceTextSinkTest {
     }
 
     @Test
+    void kvmPvEoi() {
+        assertThat(event(t -> t.kvmPvEoi(1, 0x1a, 253))).isEqualTo("kvm_pv_eoi: apicid 1a vector 253");
+    }
+
+    @Test
     void kvmMsrWriteWithGp() {
         assertThat(event(t -> t.kvmMsr(1, 0, true, 0xC001011B, 3, true)))
                 .isEqualTo("kvm_msr: msr_write c001011b = 0x3 (#GP)");

@@ -34,6 +34,8 @@ public final class KernelCpu implements GuestProgram {
     private static final int C_BOOT_DONE = 2;
     private static final int C_BOOT_PROBED = 13;
     private static final int C_BOOT_X2APIC = 14;
+    private static final int C_BOOT_KVM = 15;
+    private static final int C_BOOT_KVM_FEATURES = 16;
     private static final int C_SCHEDULE = 3;
     private static final int C_RUN = 4;
     private static final int C_PLAN_DONE = 5;
@@ -51,6 +53,7 @@ public final class KernelCpu implements GuestProgram {
     private static final int C_BLK_IRQ = 24;
     private static final int C_BLK_DONE = 25;
     private static final int C_CSD_TAKE = 26;
+    private static final int C_PV_EOI = 27;
 
     final Kernel k;
     final int id;
@@ -74,6 +77,9 @@ public final class KernelCpu implements GuestProgram {
     private final long[] balanceWork = new long[1];
     /** Block requests this CPU's interrupt handler completes now (its own, or those another CPU queued here). */
     private int blkDone;
+    /** What the handler does after a PV EOI's test: its WORK and continuation ({@link #eoiThen}). */
+    private long afterEoiWork;
+    private int afterEoiCont;
 
     // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).
     private int[] planWrites = new int[16];
@@ -140,33 +146,44 @@ public final class KernelCpu implements GuestProgram {
         if (k.block != null && vector == k.block.vector) {
             // handle_edge_irq: the APIC is acked first, then virtblk_done reaps the used ring.
             k.block.interrupts++;
-            apic.eoi(queue[IRQ]);
-            cont[IRQ] = C_BLK_IRQ;
+            eoiThen(0, C_BLK_IRQ);
             return;
         }
         switch (vector) {
             case LOCAL_TIMER_VECTOR -> {
                 k.stats.timerInterrupts++;
-                apic.eoi(queue[IRQ]);
-                emitWork(IRQ, k.costs.irqEntryExit() + k.costs.timerTick());
-                cont[IRQ] = C_TICK;
+                eoiThen(k.costs.irqEntryExit() + k.costs.timerTick(), C_TICK);
             }
             case RESCHEDULE_VECTOR -> {
                 k.stats.reschedInterrupts++;
-                apic.eoi(queue[IRQ]);
-                cont[IRQ] = C_IPI_TAKE;
+                eoiThen(0, C_IPI_TAKE);
             }
-            case CALL_FUNCTION_SINGLE_VECTOR -> {
-                apic.eoi(queue[IRQ]);
-                cont[IRQ] = C_CSD_TAKE;
-            }
+            case CALL_FUNCTION_SINGLE_VECTOR -> eoiThen(0, C_CSD_TAKE);
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRQ_EXIT;
             default -> {
                 if (vector >= 32) {
-                    apic.eoi(queue[IRQ]);
+                    eoiThen(0, C_IRQ_EXIT);
+                } else {
+                    cont[IRQ] = C_IRQ_EXIT;
                 }
-                cont[IRQ] = C_IRQ_EXIT;
             }
+        }
+    }
+
+    /**
+     * The handler's EOI (apic->eoi_write), then {@code work} and continuation {@code next}. With PV EOI the
+     * test of the word comes first and the handler goes on once its result is known ({@link #C_PV_EOI}).
+     */
+    private void eoiThen(long work, int next) {
+        if (apic.pvEoi()) {
+            apic.pvEoiTestAndClear(queue[IRQ]);
+            afterEoiWork = work;
+            afterEoiCont = next;
+            cont[IRQ] = C_PV_EOI;
+        } else {
+            apic.eoi(queue[IRQ]);
+            emitWork(IRQ, work);
+            cont[IRQ] = next;
         }
     }
 
@@ -190,6 +207,20 @@ public final class KernelCpu implements GuestProgram {
             case C_BOOT_X2APIC -> {
                 apic.enableX2apic(queue[TASK], op.result);
                 bootApicSetUp();
+            }
+            case C_BOOT_KVM -> {
+                if (GuestApic.isKvm(op)) {
+                    GuestApic.probeKvmFeatures(queue[TASK]);
+                    cont[TASK] = C_BOOT_KVM_FEATURES;
+                } else {
+                    cont[TASK] = C_BOOT_DONE;
+                }
+            }
+            case C_BOOT_KVM_FEATURES -> {
+                if (GuestApic.offersPvEoi(op.result)) {
+                    apic.enablePvEoi(queue[TASK], GuestKernel.pvEoiWord(id));
+                }
+                cont[TASK] = C_BOOT_DONE;
             }
             case C_BOOT_DONE -> {
                 k.markStarted();
@@ -248,6 +279,13 @@ public final class KernelCpu implements GuestProgram {
                 }
                 ipiTakenCount = 0;
                 cont[IRQ] = C_IRQ_EXIT;
+            }
+            case C_PV_EOI -> {
+                if (apic.eoiUnlessPvEoiTaken(queue[IRQ], op.result)) {
+                    k.stats.pvEoisTaken++;
+                }
+                emitWork(IRQ, afterEoiWork);
+                cont[IRQ] = afterEoiCont;
             }
             case C_BLK_IRQ -> blockInterrupt();
             case C_BLK_DONE -> {
@@ -327,7 +365,8 @@ public final class KernelCpu implements GuestProgram {
 
     /**
      * Boot: the APIC driver is chosen from CPUID (x2APIC physical when offered, see {@link GuestApic}), then
-     * setup_local_APIC and the periodic LAPIC timer at HZ.
+     * setup_local_APIC and the periodic LAPIC timer at HZ, then KVM's paravirtual set-up (PV EOI, see
+     * {@link GuestApic}).
      */
     private void boot() {
         GuestApic.probe(queue[TASK]);
@@ -343,10 +382,12 @@ public final class KernelCpu implements GuestProgram {
         }
     }
 
+    /** setup_local_APIC and the timer, then kvm_guest_cpu_init: KVM's CPUID leaves and PV EOI if offered. */
     private void bootApicSetUp() {
         long periodNs = 1_000_000_000L / k.config.hz();
         apic.setUp(queue[TASK], id, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, periodNs / TIMER_DIVIDE); // KVM's APIC bus: 1 GHz
-        cont[TASK] = C_BOOT_DONE;
+        GuestApic.probeKvm(queue[TASK]);
+        cont[TASK] = C_BOOT_KVM;
     }
 
     private void schedule(long now) {

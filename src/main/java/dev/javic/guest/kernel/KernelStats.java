@@ -11,6 +11,8 @@ public final class KernelStats {
     /** CALL_FUNCTION_SINGLE IPIs (blk-mq completions redirected to the submitting CPU). */
     public long callFunctionIpisSent;
     public long interrupts;
+    /** EOIs that PV EOI took: the word's bit was set, so the handler did not touch the APIC. */
+    public long pvEoisTaken;
     public long timerInterrupts;
     public long reschedInterrupts;
     public long migrations;

@@ -89,6 +89,26 @@ public final class LocalApic {
     private int eoiLevelVector = -1;
     /** KVM's vcpu->arch.apic_arb_prio: lowest-priority interrupts this APIC was offered. */
     private int arbPrioCounter;
+    /**
+     * apic->highest_isr_cache: the vector the last legacy injection put in service (apic_set_isr), -1 once an
+     * EOI retired one (apic_clear_isr) or after a reset. With APICv/AVIC KVM does not keep it (the CPU changes
+     * ISR behind its back); javic's AVIC path never injects through {@link #getInterrupt}, so it stays -1.
+     */
+    private int highestIsrCache = -1;
+
+    // ---- PV EOI (lapic.c pv_eoi_*, vcpu->arch.pv_eoi; Documentation/virtual/kvm/msr.txt) ----
+    /** KVM_MSR_ENABLED: bit 0 of MSR_KVM_PV_EOI_EN. */
+    public static final long KVM_MSR_ENABLED = 1;
+    /** KVM_PV_EOI_ENABLED: the value KVM stores in the guest's byte to say "you may skip the EOI". */
+    private static final int KVM_PV_EOI_ENABLED = 1;
+    /** What {@link #syncPvEoiFromGuest} returns when the guest had not EOI'd (the bit was still set). */
+    public static final int PV_EOI_NOT_TAKEN = -2;
+    /** vcpu->arch.pv_eoi.msr_val. */
+    private long pvEoiMsr;
+    /** The host-physical address of the guest's byte (KVM's gfn_to_hva_cache of it), -1 if it has none. */
+    private long pvEoiHpa = -1;
+    /** KVM_APIC_PV_EOI_PENDING in vcpu->arch.apic_attention: KVM set the guest's bit before this entry. */
+    private boolean pvEoiPending;
 
     // ---- struct kvm_timer ----
     private int timerMode;
@@ -175,6 +195,10 @@ public final class LocalApic {
         nmiPending.set(0);
         eoiLevelVector = -1;
         arbPrioCounter = 0;
+        // kvm_lapic_reset: highest_isr_cache = -1, pv_eoi.msr_val = 0, apic_attention = 0 (INIT too).
+        highestIsrCache = -1;
+        pvEoiMsr = 0;
+        pvEoiPending = false;
     }
 
     /** IA32_APIC_BASE (MSR 0x1B) value: base address, global enable (bit 11), x2APIC (bit 10), BSP (bit 8). */
@@ -891,6 +915,7 @@ public final class LocalApic {
         }
         clearIrr(vector);
         mem.getAndOr32(pa(vectorWordOffset(ISR, vector)), vectorBit(vector));
+        highestIsrCache = vector; // apic_set_isr: the injected vector is the highest in service
         ppr();
         return vector;
     }
@@ -911,6 +936,7 @@ public final class LocalApic {
             return -1; // lapic.c: an EOI with nothing in service is legal and does nothing
         }
         mem.getAndAnd32(pa(vectorWordOffset(ISR, vector)), ~vectorBit(vector));
+        highestIsrCache = -1; // apic_clear_isr
         ppr();
         host.tracepointEoi(apicId(), vector);
         if (isTmrSet(vector)) {
@@ -920,6 +946,86 @@ public final class LocalApic {
             host.requestEventAndKick();
         }
         return vector;
+    }
+
+    // =====================================================================================================
+    // PV EOI (lapic.c of 4.5: kvm_lapic_enable_pv_eoi, apic_sync_pv_eoi_to_guest / _from_guest)
+    // =====================================================================================================
+
+    /**
+     * kvm_lapic_enable_pv_eoi for a WRMSR of MSR_KVM_PV_EOI_EN with {@code data}: the address (bit 0 masked off)
+     * must be 4-byte aligned, else #GP and nothing changes; the value is then kept, and if bit 0 enables PV
+     * EOI the address must be in guest memory: {@code hpa} is where it is on the host (the memslot lookup
+     * of kvm_gfn_to_hva_cache_init), -1 when no memslot holds it, which #GPs too (the value stays written,
+     * as in KVM, but KVM can then never set the guest's bit). Returns false for #GP.
+     */
+    public boolean enablePvEoi(long data, long hpa) {
+        long addr = data & ~KVM_MSR_ENABLED;
+        if ((addr & 3) != 0) {
+            return false;
+        }
+        pvEoiMsr = data;
+        if (!pvEoiEnabled()) {
+            return true;
+        }
+        pvEoiHpa = hpa;
+        return hpa >= 0;
+    }
+
+    /** RDMSR of MSR_KVM_PV_EOI_EN: vcpu->arch.pv_eoi.msr_val. */
+    public long pvEoiMsr() {
+        return pvEoiMsr;
+    }
+
+    /** pv_eoi_enabled: bit 0 of the MSR. */
+    public boolean pvEoiEnabled() {
+        return (pvEoiMsr & KVM_MSR_ENABLED) != 0;
+    }
+
+    /** Whether KVM set the guest's bit for the entry now running (KVM_APIC_PV_EOI_PENDING). */
+    public boolean pvEoiPending() {
+        return pvEoiPending;
+    }
+
+    /**
+     * apic_sync_pv_eoi_to_guest, before VMRUN on the legacy path: when PV EOI is on, nothing waits in IRR
+     * (apic->irr_pending: the EOI could uncover it), the in-service vector is known (highest_isr_cache: the
+     * one KVM injected last, the highest in service; -1 after any EOI, so a handler that another interrupted
+     * EOIs through the APIC) and its EOI need not reach an IOAPIC (KVM's test is kvm_ioapic_handles_vector;
+     * javic has no IOAPIC, and a vector that would be routed through one is level-triggered: TMR set),
+     * KVM stores KVM_PV_EOI_ENABLED in the guest's byte (pv_eoi_set_pending, a kvm_write_guest_cached) and
+     * notes it pending. Returns whether it wrote guest memory.
+     */
+    public boolean syncPvEoiToGuest() {
+        if (!pvEoiEnabled() || irrPending() || highestIsrCache < 0 || isTmrSet(highestIsrCache) || pvEoiHpa < 0) {
+            return false; // a failed put_user ("Can't set EOI MSR value") leaves it not pending too
+        }
+        storeGuestByte(KVM_PV_EOI_ENABLED);
+        pvEoiPending = true;
+        return true;
+    }
+
+    /**
+     * apic_sync_pv_eoi_from_guest, after #VMEXIT when {@link #pvEoiPending()}: reads the guest's byte
+     * (pv_eoi_get_pending), clears it and the pending note in any case (pv_eoi_clr_pending: it is set again
+     * before the next entry if still safe), and if the guest had cleared the bit, i.e. executed its EOI
+     * without touching the APIC, does that EOI now (apic_set_eoi). Returns the vector retired (-1 if none
+     * was in service), or {@link #PV_EOI_NOT_TAKEN} when the bit was still set. The caller traces
+     * kvm_pv_eoi for an EOI done here.
+     */
+    public int syncPvEoiFromGuest() {
+        boolean stillSet = (mem.read32(pvEoiHpa) & KVM_PV_EOI_ENABLED) != 0;
+        storeGuestByte(0);
+        pvEoiPending = false;
+        if (stillSet) {
+            return PV_EOI_NOT_TAKEN;
+        }
+        return setEoi();
+    }
+
+    /** pv_eoi_put_user: KVM writes one byte (the guest's word is little-endian, so its low byte). */
+    private void storeGuestByte(int value) {
+        mem.write32(pvEoiHpa, (mem.read32(pvEoiHpa) & ~0xFF) | value);
     }
 
     // =====================================================================================================

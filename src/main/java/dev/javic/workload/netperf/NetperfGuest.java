@@ -19,11 +19,12 @@ import dev.javic.sim.CostModel;
  *                          WORK syscall exit
  *           recv(1 byte)   WORK syscall entry; data there? else WORK schedule() to idle
  *  idle:                   WORK idle_enter; loop { CLI; runnable? ; STI; HLT }      (HLT exits)
- *  virtio-net IRQ:         EOI (x2APIC wrmsr: an msr exit on vanilla/avic-off; xAPIC write accelerated with AVIC);
+ *  virtio-net IRQ:         EOI: PV EOI's test of its word; if KVM had not set it (or with AVIC), the APIC EOI
+ *                          (x2APIC wrmsr: an msr exit on vanilla/avic-off; xAPIC write accelerated with AVIC);
  *                          WORK irq entry/exit + vring_interrupt + NAPI poll + TCP receive; [WORK ttwu]; IRET
  *  idle -> netperf:        STI; WORK idle_exit + schedule(); WORK tcp_recvmsg + syscall exit
  * </pre>
- * plus the APIC driver's choice from CPUID ({@link GuestApic}), its set-up at boot and the periodic LAPIC
+ * plus the APIC driver's choice from CPUID ({@link GuestApic}), its set-up and PV EOI at boot and the periodic LAPIC
  * timer tick (HZ=250) exactly as
  * {@code dev.javic.guest.kernel.KernelCpu} does them. With one CPU and one task there is no run-queue
  * choice to make, so this program carries the few scheduler steps itself and costs them with the guest
@@ -66,9 +67,13 @@ public final class NetperfGuest implements GuestProgram {
     private static final int C_BOOT_PROBED = 10;
     private static final int C_BOOT_X2APIC = 11;
     private static final int C_BOOT_SETUP = 12;
+    private static final int C_BOOT_KVM = 13;
+    private static final int C_BOOT_KVM_FEATURES = 14;
+    private static final int C_BOOT_STARTUP = 15;
     // IRQ-context continuations.
     private static final int C_NET_RX = 20;
     private static final int C_IRET = 21;
+    private static final int C_PV_EOI = 22;
 
     private final long hz;
     private final long durationCycles;
@@ -93,6 +98,9 @@ public final class NetperfGuest implements GuestProgram {
     private Operation op;
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
+    /** What the handler does after a PV EOI's test: its WORK and continuation. */
+    private long afterEoiWork;
+    private int afterEoiCont;
 
     /** The socket's receive queue holds the reply (sk_receive_queue not empty). */
     private boolean replyQueued;
@@ -110,6 +118,8 @@ public final class NetperfGuest implements GuestProgram {
     public long halts;
     public long kicks;
     public long sleeps;
+    /** EOIs that PV EOI took (no APIC access). */
+    public long pvEoisTaken;
 
     public NetperfGuest(CostModel costs, double seconds, long startDelayCycles, Listener listener) {
         KernelCosts k = KernelCosts.from(costs);
@@ -175,23 +185,34 @@ public final class NetperfGuest implements GuestProgram {
             case VIRTIO_NET_VECTOR -> {
                 // handle_edge_irq: the MSI is acked (apic_ack_edge -> EOI) before the flow handler runs.
                 netInterrupts++;
-                apic.eoi(queue[IRQ]);
-                emitWork(IRQ, irqEntryExit + netIrq);
-                cont[IRQ] = C_NET_RX;
+                eoiThen(irqEntryExit + netIrq, C_NET_RX);
             }
             case LOCAL_TIMER_VECTOR -> {
                 timerInterrupts++;
-                apic.eoi(queue[IRQ]);
-                emitWork(IRQ, irqEntryExit + timerTick);
-                cont[IRQ] = C_IRET;
+                eoiThen(irqEntryExit + timerTick, C_IRET);
             }
             case GuestKernel.SPURIOUS_VECTOR -> cont[IRQ] = C_IRET;
             default -> {
                 if (vector >= 32) {
-                    apic.eoi(queue[IRQ]);
+                    eoiThen(0, C_IRET);
+                } else {
+                    cont[IRQ] = C_IRET;
                 }
-                cont[IRQ] = C_IRET;
             }
+        }
+    }
+
+    /** The EOI, then {@code work} and {@code next}; with PV EOI after the word's test (as KernelCpu). */
+    private void eoiThen(long work, int next) {
+        if (apic.pvEoi()) {
+            apic.pvEoiTestAndClear(queue[IRQ]);
+            afterEoiWork = work;
+            afterEoiCont = next;
+            cont[IRQ] = C_PV_EOI;
+        } else {
+            apic.eoi(queue[IRQ]);
+            emitWork(IRQ, work);
+            cont[IRQ] = next;
         }
     }
 
@@ -225,6 +246,24 @@ public final class NetperfGuest implements GuestProgram {
             }
             case C_BOOT_SETUP -> {
                 apic.setUp(queue[TASK], 0, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, 1_000_000_000L / hz / TIMER_DIVIDE);
+                GuestApic.probeKvm(queue[TASK]); // kvm_guest_cpu_init, as KernelCpu's boot
+                cont[TASK] = C_BOOT_KVM;
+            }
+            case C_BOOT_KVM -> {
+                if (GuestApic.isKvm(op)) {
+                    GuestApic.probeKvmFeatures(queue[TASK]);
+                    cont[TASK] = C_BOOT_KVM_FEATURES;
+                } else {
+                    cont[TASK] = C_BOOT_STARTUP;
+                }
+            }
+            case C_BOOT_KVM_FEATURES -> {
+                if (GuestApic.offersPvEoi(op.result)) {
+                    apic.enablePvEoi(queue[TASK], GuestKernel.pvEoiWord(0));
+                }
+                cont[TASK] = C_BOOT_STARTUP;
+            }
+            case C_BOOT_STARTUP -> {
                 emit(TASK, OpKind.STI, 0, 0);
                 emitWork(TASK, startDelay); // netperf's start-up: connection set-up, the control exchange
                 cont[TASK] = C_START;
@@ -302,6 +341,13 @@ public final class NetperfGuest implements GuestProgram {
                     emitWork(IRQ, ttwu);
                 }
                 cont[IRQ] = C_IRET;
+            }
+            case C_PV_EOI -> {
+                if (apic.eoiUnlessPvEoiTaken(queue[IRQ], op.result)) {
+                    pvEoisTaken++;
+                }
+                emitWork(IRQ, afterEoiWork);
+                cont[IRQ] = afterEoiCont;
             }
             case C_IRET -> {
                 emit(IRQ, OpKind.IRET, 0, 0);

@@ -29,6 +29,7 @@ public final class ExitStatsSink implements TraceSink {
         IPI_BY_AVIC("IPIs delivered by the AVIC hardware (avic_ipi)"),
         AVIC_INCOMPLETE_IPI("  of which the sender then exited (kvm_avic_incomplete_ipi)"),
         INJECTED("interrupts injected by KVM on entry (kvm_inj_virq)"),
+        PV_EOI("EOIs the guest left in its PV EOI word, done by KVM at the next exit (kvm_pv_eoi)"),
         DOORBELL_RUNG("doorbells rung by KVM (kvm_avic_doorbell)"),
         DOORBELL_TAKEN("doorbells taken in guest mode, no exit (avic_doorbell_rcv)"),
         HOST_IPI("host IPIs to a CPU running the vCPU (ipi_raise)"),
@@ -160,6 +161,14 @@ public final class ExitStatsSink implements TraceSink {
     @Override
     public void avicDoorbellReceived(long time, int cpu, int vcpuId) {
         count(vcpuId, Delivery.DOORBELL_TAKEN);
+    }
+
+    /** {@inheritDoc} Counted for the vCPU that last entered guest mode on {@code cpu}: KVM syncs after its exit. */
+    @Override
+    public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
+        if (cpu >= 0 && cpu < cpuCount && vcpuOnCpu[cpu] >= 0) {
+            count(vcpuOnCpu[cpu], Delivery.PV_EOI);
+        }
     }
 
     /** {@inheritDoc} Counted for the vCPU that last entered guest mode on the target CPU. */

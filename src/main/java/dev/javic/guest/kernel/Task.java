@@ -110,8 +110,10 @@ final class Task {
         if (!hasAction) {
             if (aheadCount > 0) {
                 action = ahead[aheadHead];
-                aheadHead = (aheadHead + 1) & (ahead.length - 1);
                 aheadCount--;
+                // Emptied: start again at the front, so that the look-ahead stays in a few cache lines
+                // instead of walking the whole ring (a plan may look ahead maxPlanOps actions).
+                aheadHead = aheadCount == 0 ? 0 : (aheadHead + 1) & (ahead.length - 1);
             } else {
                 action = program.nextAction();
             }

@@ -148,6 +148,13 @@ public final class PhysicalMemory {
 
     /** Zeroes one page. */
     public void clearPage(long pa) {
-        java.util.Arrays.fill(frame(pa & PAGE_MASK, 8), 0L);
+        long base = pa & PAGE_MASK;
+        if (!contains(base)) {
+            throw new IllegalArgumentException("physical address out of range: 0x" + Long.toHexString(pa));
+        }
+        long[] f = frames[(int) (base >>> PAGE_SHIFT)];
+        if (f != null) { // a frame never touched reads as zeros already: no need to allocate it
+            java.util.Arrays.fill(f, 0L);
+        }
     }
 }

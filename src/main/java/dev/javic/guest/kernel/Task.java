@@ -67,8 +67,9 @@ final class Task {
     /** The action blocked and is retried after the wake-up (its system call was entered already). */
     boolean retry;
 
-    // Actions fetched ahead of the current one.
-    private final long[] ahead;
+    // Actions fetched ahead of the current one: a ring that grows (by doubling, rarely) up to aheadCapacity.
+    private long[] ahead;
+    private final int aheadCapacity;
     private int aheadHead;
     private int aheadCount;
 
@@ -83,7 +84,8 @@ final class Task {
         this.avg.loadAvg = Kernel.NICE_0_LOAD;
         this.avg.loadSum = Kernel.NICE_0_LOAD * Pelt.LOAD_AVG_MAX;
         this.avg.periodContrib = 1023;
-        this.ahead = new long[Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1];
+        this.aheadCapacity = Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1;
+        this.ahead = new long[Math.min(16, this.aheadCapacity)];
     }
 
     /** The action {@code k} places after the current one (0 = the current one), fetching as needed. */
@@ -94,7 +96,7 @@ final class Task {
         }
         while (aheadCount < k) {
             if (aheadCount == ahead.length) {
-                throw new IllegalStateException("look-ahead beyond " + ahead.length + " actions");
+                growAhead();
             }
             ahead[(aheadHead + aheadCount) & (ahead.length - 1)] = program.nextAction();
             aheadCount++;
@@ -103,7 +105,20 @@ final class Task {
     }
 
     int aheadCapacity() {
-        return ahead.length;
+        return aheadCapacity;
+    }
+
+    /** Doubles the full ring, oldest action first. */
+    private void growAhead() {
+        if (ahead.length == aheadCapacity) {
+            throw new IllegalStateException("look-ahead beyond " + aheadCapacity + " actions");
+        }
+        long[] grown = new long[ahead.length * 2];
+        for (int i = 0; i < aheadCount; i++) {
+            grown[i] = ahead[(aheadHead + i) & (ahead.length - 1)];
+        }
+        ahead = grown;
+        aheadHead = 0;
     }
 
     void ensureCurrent() {

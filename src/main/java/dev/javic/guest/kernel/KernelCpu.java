@@ -612,9 +612,9 @@ public final class KernelCpu implements GuestProgram {
         while (completed < n && !(plan.terminal && completed == n - 1) && progress >= plan.endAt[completed]) {
             completed++;
         }
-        for (int i = 0; i < completed; i++) {
-            t.finishAction();
-            if (i + 1 < completed || completed < n) {
+        if (completed > 0) {
+            t.finishActions(completed);
+            if (completed < n) {
                 t.ensureCurrent(); // the next planned action becomes current, fresh
             }
         }

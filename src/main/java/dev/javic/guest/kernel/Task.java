@@ -145,6 +145,25 @@ final class Task {
         hasAction = false;
     }
 
+    /**
+     * The current action and the {@code count - 1} fetched after it are finished: the same as finishing each
+     * and making the next current in turn, with the ring advanced at once (the last one finished was made
+     * current, fresh, before it finished).
+     */
+    void finishActions(int count) {
+        finishAction();
+        if (count > 1) {
+            int skipped = count - 2;
+            if (skipped > aheadCount) {
+                throw new IllegalStateException("finishing " + count + " actions, " + (aheadCount + 1) + " fetched");
+            }
+            aheadCount -= skipped;
+            aheadHead = aheadCount == 0 ? 0 : (aheadHead + skipped) & (ahead.length - 1);
+            ensureCurrent();
+            finishAction();
+        }
+    }
+
     @Override
     public String toString() {
         return name + "#" + id;

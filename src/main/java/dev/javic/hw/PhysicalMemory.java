@@ -77,27 +77,54 @@ public final class PhysicalMemory {
     private static final long LOW = 0xFFFFFFFFL;
 
     public int read32(long pa) {
-        return (int) ((long) WORD.getOpaque(frame(pa, 4), word(pa)) >>> shift(pa));
+        return read32(frame(pa, 4), pa);
     }
 
     public void write32(long pa, int value) {
-        long[] f = frame(pa, 4);
+        write32(frame(pa, 4), pa, value);
+    }
+
+    public long read64(long pa) {
+        return read64(frame(pa, 8), pa);
+    }
+
+    public void write64(long pa, long value) {
+        write64(frame(pa, 8), pa, value);
+    }
+
+    /**
+     * The frame holding the page at {@code pagePa}, allocated if needed, for an owner of a whole page that
+     * accesses it often (a VMCB) through the static accessors below. A frame, once allocated, is never replaced.
+     */
+    long[] page(long pagePa) {
+        if ((pagePa & ~PAGE_MASK) != 0) {
+            throw new IllegalArgumentException("not a page address: 0x" + Long.toHexString(pagePa));
+        }
+        return frame(pagePa, 8);
+    }
+
+    // The accesses themselves, on a frame and any address (or offset) inside it, already checked for alignment.
+    static int read32(long[] frame, long pa) {
+        return (int) ((long) WORD.getOpaque(frame, word(pa)) >>> shift(pa));
+    }
+
+    static void write32(long[] frame, long pa, int value) {
         int w = word(pa);
         int s = shift(pa);
         long keep = ~(LOW << s);
         long bits = (value & LOW) << s;
         long old;
         do {
-            old = (long) WORD.getVolatile(f, w);
-        } while (!WORD.compareAndSet(f, w, old, (old & keep) | bits));
+            old = (long) WORD.getVolatile(frame, w);
+        } while (!WORD.compareAndSet(frame, w, old, (old & keep) | bits));
     }
 
-    public long read64(long pa) {
-        return (long) WORD.getOpaque(frame(pa, 8), word(pa));
+    static long read64(long[] frame, long pa) {
+        return (long) WORD.getOpaque(frame, word(pa));
     }
 
-    public void write64(long pa, long value) {
-        WORD.setOpaque(frame(pa, 8), word(pa), value);
+    static void write64(long[] frame, long pa, long value) {
+        WORD.setOpaque(frame, word(pa), value);
     }
 
     public int read32Volatile(long pa) {
@@ -148,6 +175,13 @@ public final class PhysicalMemory {
 
     /** Zeroes one page. */
     public void clearPage(long pa) {
-        java.util.Arrays.fill(frame(pa & PAGE_MASK, 8), 0L);
+        long base = pa & PAGE_MASK;
+        if (!contains(base)) {
+            throw new IllegalArgumentException("physical address out of range: 0x" + Long.toHexString(pa));
+        }
+        long[] f = frames[(int) (base >>> PAGE_SHIFT)];
+        if (f != null) { // a frame never touched reads as zeros already: no need to allocate it
+            java.util.Arrays.fill(f, 0L);
+        }
     }
 }

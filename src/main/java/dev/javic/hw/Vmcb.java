@@ -10,6 +10,8 @@ import static dev.javic.hw.VmcbLayout.*;
 public final class Vmcb {
     private final PhysicalMemory mem;
     private final long pa;
+    /** The page's frame in {@code mem}: the core reads the VMCB at every instruction boundary. */
+    private final long[] page;
 
     public Vmcb(PhysicalMemory mem, long pa) {
         if ((pa & ~PhysicalMemory.PAGE_MASK) != 0) {
@@ -17,6 +19,7 @@ public final class Vmcb {
         }
         this.mem = mem;
         this.pa = pa;
+        this.page = mem.page(pa);
     }
 
     public long pa() {
@@ -24,19 +27,27 @@ public final class Vmcb {
     }
 
     public int read32(int offset) {
-        return mem.read32(pa + offset);
+        return PhysicalMemory.read32(page, checked(offset, 4));
     }
 
     public void write32(int offset, int value) {
-        mem.write32(pa + offset, value);
+        PhysicalMemory.write32(page, checked(offset, 4), value);
     }
 
     public long read64(int offset) {
-        return mem.read64(pa + offset);
+        return PhysicalMemory.read64(page, checked(offset, 8));
     }
 
     public void write64(int offset, long value) {
-        mem.write64(pa + offset, value);
+        PhysicalMemory.write64(page, checked(offset, 8), value);
+    }
+
+    /** An offset inside the page, naturally aligned for a {@code width}-byte access, as memory requires. */
+    private static int checked(int offset, int width) {
+        if (offset < 0 || offset >= PhysicalMemory.PAGE_SIZE || (offset & (width - 1)) != 0) {
+            throw new IllegalArgumentException("VMCB offset 0x" + Integer.toHexString(offset) + " for a " + width + "-byte access");
+        }
+        return offset;
     }
 
     public int read8(int offset) {

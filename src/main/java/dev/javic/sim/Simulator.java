@@ -12,10 +12,16 @@ import java.util.SplittableRandom;
  * counter (FIFO), a falling counter (LIFO) or a seeded generator (SHUFFLE), so ties are always
  * broken the same way for the same seed. Scheduling, re-scheduling and cancelling are O(log n) and
  * allocate nothing once the heap has grown to its working size.
+ *
+ * <p>While an event fires, the root of the heap it left is kept vacant: the first event scheduled by then
+ * (most often the firing event re-arming itself) takes the root and sinks to its place, one sift instead of
+ * a removal and an insertion. Events still fire in (time, phase, order) order; only the heap's shape differs.
  */
 public final class Simulator {
     private SimEvent[] heap = new SimEvent[256];
     private int size;
+    /** heap[0] is free: the event there has been taken out to fire and nothing has filled its place yet. */
+    private boolean rootVacant;
     private long now;
     private long sequence;
     private long eventsFired;
@@ -42,7 +48,7 @@ public final class Simulator {
     }
 
     public int pending() {
-        return size;
+        return rootVacant ? size - 1 : size;
     }
 
     public TieBreak tieBreak() {
@@ -54,12 +60,20 @@ public final class Simulator {
         if (when < now) {
             throw new IllegalArgumentException("event " + event.name() + " scheduled in the past: " + when + " < " + now);
         }
+        if (event.heapIndex >= 0) {
+            fillVacantRoot(); // before the event's key changes: the heap must be whole to close it
+        }
         event.when = when;
         event.order = nextOrder();
         if (event.heapIndex >= 0) {
             int i = event.heapIndex;
             siftUp(i);
             siftDown(event.heapIndex);
+        } else if (rootVacant) {
+            rootVacant = false;
+            heap[0] = event;
+            event.heapIndex = 0;
+            siftDown(0);
         } else {
             if (size == heap.length) {
                 heap = Arrays.copyOf(heap, size * 2);
@@ -82,6 +96,8 @@ public final class Simulator {
         if (i < 0) {
             return;
         }
+        fillVacantRoot();
+        i = event.heapIndex;
         size--;
         SimEvent last = heap[size];
         heap[size] = null;
@@ -103,10 +119,27 @@ public final class Simulator {
                 now = limit;
                 return;
             }
-            cancel(e);
+            e.heapIndex = -1;
+            rootVacant = true;
             now = e.when;
             eventsFired++;
             e.fire(now);
+            fillVacantRoot();
+        }
+    }
+
+    /** Closes the heap over a vacant root, as removing the root would have. */
+    private void fillVacantRoot() {
+        if (rootVacant) {
+            rootVacant = false;
+            size--;
+            SimEvent last = heap[size];
+            heap[size] = null;
+            if (size > 0) {
+                heap[0] = last;
+                last.heapIndex = 0;
+                siftDown(0);
+            }
         }
     }
 

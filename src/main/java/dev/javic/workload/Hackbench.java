@@ -186,6 +186,8 @@ public final class Hackbench {
         private final long writes;
         private final long user;
         private long done = -1;
+        /** The receiver the next message goes to (round robin, without a division per message). */
+        private int next;
 
         SenderProgram(int wakePipe, int[] pipes, int loops, long user) {
             this.wakePipe = wakePipe;
@@ -201,7 +203,10 @@ public final class Hackbench {
                 return Action.poll(wakePipe);
             }
             if (done < writes) {
-                return Action.write(pipes[(int) (done++ % pipes.length)]);
+                done++;
+                int pipe = pipes[next];
+                next = next + 1 == pipes.length ? 0 : next + 1;
+                return Action.write(pipe);
             }
             return Action.exit();
         }

@@ -129,6 +129,69 @@ class SimulatorTest {
         assertThat(fired).hasSize(pending).isSorted();
     }
 
+    /**
+     * Events that, while firing, re-arm themselves, schedule, move and cancel others and look at the queue fire
+     * exactly as a plain sorted list of (time, schedule order) says they should.
+     */
+    @Test
+    void eventsChurningTheQueueWhileFiringKeepTheOrderOfASortedList() {
+        Simulator sim = new Simulator();
+        SplittableRandom rnd = new SplittableRandom(11);
+        int n = 64;
+        SimEvent[] events = new SimEvent[n];
+        long[][] model = new long[n][]; // {when, order} while scheduled in the model, else null
+        long[] sequence = {0};
+        List<Integer> fired = new ArrayList<>();
+        Runnable[] checkAndChurn = new Runnable[1];
+        for (int i = 0; i < n; i++) {
+            int id = i;
+            events[i] = SimEvent.of("e" + i, now -> {
+                fired.add(id);
+                assertThat(events[id].isScheduled()).isFalse();
+                checkAndChurn[0].run();
+                sim.stop(); // one event per runUntil, to compare with the model step by step
+            });
+        }
+        checkAndChurn[0] = () -> {
+            int expectedPending = 0;
+            for (long[] m : model) {
+                expectedPending += m == null ? 0 : 1;
+            }
+            assertThat(sim.pending()).isEqualTo(expectedPending);
+            int ops = rnd.nextInt(5);
+            for (int k = 0; k < ops; k++) {
+                int target = rnd.nextInt(n);
+                if (rnd.nextInt(4) == 0) {
+                    sim.cancel(events[target]);
+                    model[target] = null;
+                } else {
+                    long when = sim.now() + rnd.nextLong(0, 50);
+                    sim.schedule(events[target], when);
+                    model[target] = new long[] {when, sequence[0]++};
+                }
+            }
+        };
+        for (int i = 0; i < n; i++) {
+            long when = rnd.nextLong(0, 100);
+            sim.schedule(events[i], when);
+            model[i] = new long[] {when, sequence[0]++};
+        }
+        // Replay the model alongside: the next event is always the model's minimum.
+        while (sim.pending() > 0 && fired.size() < 20_000) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                if (model[i] != null && (best < 0 || model[i][0] < model[best][0]
+                        || model[i][0] == model[best][0] && model[i][1] < model[best][1])) {
+                    best = i;
+                }
+            }
+            model[best] = null;
+            sim.run();
+            assertThat(fired.getLast()).as("event %d at %d", fired.size(), sim.now()).isEqualTo(best);
+        }
+        assertThat(fired).hasSizeGreaterThan(1000);
+    }
+
     @Test
     void randomStreamsDependOnlyOnSeedAndName() {
         RandomStreams a = new RandomStreams(5);

@@ -86,8 +86,9 @@ public final class KernelCpu implements GuestProgram {
     private int[] planReads = new int[16];
     private int[] readPage = new int[16];
     private int[] readLeft = new int[16];
-    private int[] touched = new int[16];
-    private int touchedCount;
+    /** The plan whose bookkeeping a pipe's entries hold: entries of an older plan are stale (reset lazily). */
+    private int[] planOfPipe = new int[16];
+    private int planNumber = 1;
 
     public long interruptsTaken;
 
@@ -626,26 +627,23 @@ public final class KernelCpu implements GuestProgram {
             planReads = java.util.Arrays.copyOf(planReads, n);
             readPage = java.util.Arrays.copyOf(readPage, n);
             readLeft = java.util.Arrays.copyOf(readLeft, n);
+            planOfPipe = java.util.Arrays.copyOf(planOfPipe, n);
         }
-        if (planWrites[pipeId] == 0 && planReads[pipeId] == 0 && readPage[pipeId] == 0 && readLeft[pipeId] == 0) {
+        if (planOfPipe[pipeId] != planNumber) {
+            planOfPipe[pipeId] = planNumber;
+            planWrites[pipeId] = 0;
+            planReads[pipeId] = 0;
             readPage[pipeId] = 0;
             readLeft[pipeId] = p.pages() > 0 ? p.pageUnread(0) : 0;
-            if (touchedCount == touched.length) {
-                touched = java.util.Arrays.copyOf(touched, touchedCount * 2);
-            }
-            touched[touchedCount++] = pipeId;
         }
     }
 
+    /** Makes every pipe's bookkeeping stale at once. */
     private void resetPlanner() {
-        for (int i = 0; i < touchedCount; i++) {
-            int p = touched[i];
-            planWrites[p] = 0;
-            planReads[p] = 0;
-            readPage[p] = 0;
-            readLeft[p] = 0;
+        if (++planNumber == 0) { // wrapped: no stale entry may look current
+            java.util.Arrays.fill(planOfPipe, 0);
+            planNumber = 1;
         }
-        touchedCount = 0;
     }
 
     /**
@@ -660,9 +658,9 @@ public final class KernelCpu implements GuestProgram {
         while (completed < n && !(plan.terminal && completed == n - 1) && progress >= plan.endAt[completed]) {
             completed++;
         }
-        for (int i = 0; i < completed; i++) {
-            t.finishAction();
-            if (i + 1 < completed || completed < n) {
+        if (completed > 0) {
+            t.finishActions(completed);
+            if (completed < n) {
                 t.ensureCurrent(); // the next planned action becomes current, fresh
             }
         }

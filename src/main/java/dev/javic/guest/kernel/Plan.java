@@ -133,14 +133,16 @@ final class Plan {
         }
     }
 
-    /** Effects applied so far must be exactly those at or before {@code progress}. */
+    /**
+     * Effects applied so far must be exactly those at or before {@code progress}. Effects come in plan order at
+     * rising offsets, so that is: the last applied is at or before it, the next one after it.
+     */
     void checkApplied(long progress) {
-        int due = 0;
-        while (due < nEff && effAt[effIdx[due]] <= progress) {
-            due++;
-        }
-        if (due != nextEff) {
-            throw new IllegalStateException("cpu " + cpu.id + ": " + nextEff + " effects applied, " + due + " due");
+        boolean lastAppliedDue = nextEff == 0 || effAt[effIdx[nextEff - 1]] <= progress;
+        boolean nextNotDue = nextEff == nEff || effAt[effIdx[nextEff]] > progress;
+        if (!lastAppliedDue || !nextNotDue) {
+            throw new IllegalStateException("cpu " + cpu.id + ": " + nextEff + " effects applied, "
+                    + (lastAppliedDue ? "more" : "fewer") + " due at progress " + progress);
         }
     }
 }

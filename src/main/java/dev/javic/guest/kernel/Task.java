@@ -69,8 +69,9 @@ final class Task {
     /** The action blocked and is retried after the wake-up (its system call was entered already). */
     boolean retry;
 
-    // Actions fetched ahead of the current one.
-    private final long[] ahead;
+    // Actions fetched ahead of the current one: a ring that grows (by doubling, rarely) up to aheadCapacity.
+    private long[] ahead;
+    private final int aheadCapacity;
     private int aheadHead;
     private int aheadCount;
 
@@ -85,7 +86,8 @@ final class Task {
         this.avg.loadAvg = Kernel.NICE_0_LOAD;
         this.avg.loadSum = Kernel.NICE_0_LOAD * Pelt.LOAD_AVG_MAX;
         this.avg.periodContrib = 1023;
-        this.ahead = new long[Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1];
+        this.aheadCapacity = Integer.highestOneBit(Math.max(2, aheadCapacity) - 1) << 1;
+        this.ahead = new long[Math.min(16, this.aheadCapacity)];
     }
 
     /** The action {@code k} places after the current one (0 = the current one), fetching as needed. */
@@ -96,7 +98,7 @@ final class Task {
         }
         while (aheadCount < k) {
             if (aheadCount == ahead.length) {
-                throw new IllegalStateException("look-ahead beyond " + ahead.length + " actions");
+                growAhead();
             }
             ahead[(aheadHead + aheadCount) & (ahead.length - 1)] = program.nextAction();
             aheadCount++;
@@ -105,15 +107,30 @@ final class Task {
     }
 
     int aheadCapacity() {
-        return ahead.length;
+        return aheadCapacity;
+    }
+
+    /** Doubles the full ring, oldest action first. */
+    private void growAhead() {
+        if (ahead.length == aheadCapacity) {
+            throw new IllegalStateException("look-ahead beyond " + aheadCapacity + " actions");
+        }
+        long[] grown = new long[ahead.length * 2];
+        for (int i = 0; i < aheadCount; i++) {
+            grown[i] = ahead[(aheadHead + i) & (ahead.length - 1)];
+        }
+        ahead = grown;
+        aheadHead = 0;
     }
 
     void ensureCurrent() {
         if (!hasAction) {
             if (aheadCount > 0) {
                 action = ahead[aheadHead];
-                aheadHead = (aheadHead + 1) & (ahead.length - 1);
                 aheadCount--;
+                // Emptied: start again at the front, so that the look-ahead stays in a few cache lines
+                // instead of walking the whole ring (a plan may look ahead maxPlanOps actions).
+                aheadHead = aheadCount == 0 ? 0 : (aheadHead + 1) & (ahead.length - 1);
             } else {
                 action = program.nextAction();
             }
@@ -128,6 +145,25 @@ final class Task {
     /** The current action is finished; the next one becomes current when asked for. */
     void finishAction() {
         hasAction = false;
+    }
+
+    /**
+     * The current action and the {@code count - 1} fetched after it are finished: the same as finishing each
+     * and making the next current in turn, with the ring advanced at once (the last one finished was made
+     * current, fresh, before it finished).
+     */
+    void finishActions(int count) {
+        finishAction();
+        if (count > 1) {
+            int skipped = count - 2;
+            if (skipped > aheadCount) {
+                throw new IllegalStateException("finishing " + count + " actions, " + (aheadCount + 1) + " fetched");
+            }
+            aheadCount -= skipped;
+            aheadHead = aheadCount == 0 ? 0 : (aheadHead + skipped) & (ahead.length - 1);
+            ensureCurrent();
+            finishAction();
+        }
     }
 
     @Override

@@ -54,50 +54,114 @@ public final class GuestApic {
     /** The guest-physical address of this CPU's PV EOI word once enabled, else -1. */
     private long pvEoiWord = -1;
 
+    // Boot, one step per call (the guest needs each CPUID / RDMSR result before its next decision).
+    private static final int BOOT_PROBE = 0;
+    private static final int BOOT_PROBED = 1;
+    private static final int BOOT_X2APIC = 2;
+    private static final int BOOT_KVM = 3;
+    private static final int BOOT_KVM_FEATURES = 4;
+    private static final int BOOT_DONE = 5;
+    private int bootStep = BOOT_PROBE;
+
+    /**
+     * The APIC part of a CPU's boot, one step at a time: queues the next operations into {@code q} and returns
+     * true once the sequence is complete (then {@code q} holds its last operations). {@code last} is the
+     * operation the CPU executed last, whose result the step reads. The sequence: CPUID 1 and, if it offers
+     * x2APIC, __x2apic_enable; setup_local_APIC and the periodic timer ({@link #setUp}); then kvm_guest_cpu_init:
+     * KVM's signature leaf, its features leaf, and PV EOI when offered, with the word at {@code pvEoiWord}.
+     */
+    public boolean boot(OpQueue q, Operation last, int cpu, int timerVector, int timerDivide, long timerCount,
+                        long pvEoiWord) {
+        switch (bootStep) {
+            case BOOT_PROBE -> {
+                probe(q);
+                bootStep = BOOT_PROBED;
+                return false;
+            }
+            case BOOT_PROBED -> {
+                if (offersX2apic(last.resultEcx)) {
+                    readApicBase(q);
+                    bootStep = BOOT_X2APIC;
+                    return false;
+                }
+                setUpThenProbeKvm(q, cpu, timerVector, timerDivide, timerCount);
+                return false;
+            }
+            case BOOT_X2APIC -> {
+                enableX2apic(q, last.result);
+                setUpThenProbeKvm(q, cpu, timerVector, timerDivide, timerCount);
+                return false;
+            }
+            case BOOT_KVM -> {
+                if (isKvm(last)) {
+                    probeKvmFeatures(q);
+                    bootStep = BOOT_KVM_FEATURES;
+                    return false;
+                }
+                bootStep = BOOT_DONE;
+                return true;
+            }
+            case BOOT_KVM_FEATURES -> {
+                if (offersPvEoi(last.result)) {
+                    enablePvEoi(q, pvEoiWord);
+                }
+                bootStep = BOOT_DONE;
+                return true;
+            }
+            default -> throw new IllegalStateException("the APIC has booted already");
+        }
+    }
+
+    private void setUpThenProbeKvm(OpQueue q, int cpu, int timerVector, int timerDivide, long timerCount) {
+        setUp(q, cpu, timerVector, timerDivide, timerCount);
+        probeKvm(q);
+        bootStep = BOOT_KVM;
+    }
+
     /** Whether the driver is x2APIC (after {@link #enableX2apic}). */
     public boolean x2apic() {
         return x2apic;
     }
 
     /** Whether a CPUID leaf 1 ECX offers x2APIC. */
-    public static boolean offersX2apic(int cpuid1Ecx) {
+    private static boolean offersX2apic(int cpuid1Ecx) {
         return (cpuid1Ecx & CPUID1_ECX_X2APIC) != 0;
     }
 
     /** Queues {@code cpuid(1)}, whose ECX {@link #offersX2apic} reads. */
-    public static void probe(OpQueue q) {
+    private static void probe(OpQueue q) {
         q.add(OpKind.CPUID, 1, 0);
     }
 
     /** Queues {@code rdmsr(IA32_APIC_BASE)}: the first half of __x2apic_enable. */
-    public static void readApicBase(OpQueue q) {
+    private static void readApicBase(OpQueue q) {
         q.add(OpKind.RDMSR, GuestKernel.MSR_IA32_APICBASE, 0);
     }
 
     /** __x2apic_enable's write: the APIC base read by {@link #readApicBase} with EXTD set; the driver is x2APIC from now. */
-    public void enableX2apic(OpQueue q, long apicBase) {
+    private void enableX2apic(OpQueue q, long apicBase) {
         q.add(OpKind.WRMSR, GuestKernel.MSR_IA32_APICBASE, apicBase | GuestKernel.APICBASE_X2APIC_ENABLE);
         x2apic = true;
     }
 
     /** Queues {@code cpuid(KVM_CPUID_SIGNATURE)}, which {@link #isKvm} reads (kvm_cpuid_base). */
-    public static void probeKvm(OpQueue q) {
+    private static void probeKvm(OpQueue q) {
         q.add(OpKind.CPUID, KVM_CPUID_SIGNATURE, 0);
     }
 
     /** Whether a CPUID of the signature leaf found "KVMKVMKVM\0\0\0" with the features leaf in range. */
-    public static boolean isKvm(Operation cpuid) {
+    private static boolean isKvm(Operation cpuid) {
         return cpuid.resultEbx == KVM_SIGNATURE_EBX && cpuid.resultEcx == KVM_SIGNATURE_ECX
                 && cpuid.resultEdx == KVM_SIGNATURE_EDX && cpuid.result >= KVM_CPUID_FEATURES;
     }
 
     /** Queues {@code cpuid(KVM_CPUID_FEATURES)}, whose EAX {@link #offersPvEoi} reads (kvm_para_has_feature). */
-    public static void probeKvmFeatures(OpQueue q) {
+    private static void probeKvmFeatures(OpQueue q) {
         q.add(OpKind.CPUID, KVM_CPUID_FEATURES, 0);
     }
 
     /** Whether KVM_CPUID_FEATURES.EAX offers KVM_FEATURE_PV_EOI. */
-    public static boolean offersPvEoi(long kvmFeaturesEax) {
+    private static boolean offersPvEoi(long kvmFeaturesEax) {
         return (kvmFeaturesEax & KVM_FEATURE_PV_EOI) != 0;
     }
 
@@ -105,7 +169,7 @@ public final class GuestApic {
      * kvm_guest_cpu_init's PV EOI part: {@code __this_cpu_write(kvm_apic_eoi, 0)}, then
      * {@code wrmsrl(MSR_KVM_PV_EOI_EN, pa | KVM_MSR_ENABLED)}; EOIs test the word from now.
      */
-    public void enablePvEoi(OpQueue q, long wordGpa) {
+    private void enablePvEoi(OpQueue q, long wordGpa) {
         q.add(OpKind.WRITE32, wordGpa, 0);
         q.add(OpKind.WRMSR, MSR_KVM_PV_EOI_EN, wordGpa | KVM_MSR_ENABLED);
         pvEoiWord = wordGpa;
@@ -154,7 +218,7 @@ public final class GuestApic {
      * setup_local_APIC and the LAPIC timer's set-up for CPU {@code cpu}: SPIV enabled with the spurious vector,
      * the logical ID in flat mode (nothing in x2APIC physical mode), then TDCR, LVTT (periodic) and TMICT.
      */
-    public void setUp(OpQueue q, int cpu, int timerVector, int timerDivide, long timerCount) {
+    private void setUp(OpQueue q, int cpu, int timerVector, int timerDivide, long timerCount) {
         write(q, GuestKernel.SPIV, 0x100 | GuestKernel.SPURIOUS_VECTOR);
         if (!x2apic) {
             write(q, GuestKernel.DFR, 0xFFFFFFFFL); // APIC_DFR_FLAT

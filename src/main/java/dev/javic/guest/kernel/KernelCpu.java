@@ -32,10 +32,6 @@ public final class KernelCpu implements GuestProgram {
     // Continuations.
     private static final int C_BOOT = 1;
     private static final int C_BOOT_DONE = 2;
-    private static final int C_BOOT_PROBED = 13;
-    private static final int C_BOOT_X2APIC = 14;
-    private static final int C_BOOT_KVM = 15;
-    private static final int C_BOOT_KVM_FEATURES = 16;
     private static final int C_SCHEDULE = 3;
     private static final int C_RUN = 4;
     private static final int C_PLAN_DONE = 5;
@@ -203,25 +199,13 @@ public final class KernelCpu implements GuestProgram {
     private void step(int c, long now) {
         int what = cont[c];
         switch (what) {
-            case C_BOOT -> boot();
-            case C_BOOT_PROBED -> bootProbed();
-            case C_BOOT_X2APIC -> {
-                apic.enableX2apic(queue[TASK], op.result);
-                bootApicSetUp();
-            }
-            case C_BOOT_KVM -> {
-                if (GuestApic.isKvm(op)) {
-                    GuestApic.probeKvmFeatures(queue[TASK]);
-                    cont[TASK] = C_BOOT_KVM_FEATURES;
-                } else {
+            case C_BOOT -> {
+                long periodNs = 1_000_000_000L / k.config.hz();
+                // KVM's APIC bus counts at 1 GHz
+                if (apic.boot(queue[TASK], op, id, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, periodNs / TIMER_DIVIDE,
+                        GuestKernel.pvEoiWord(id))) {
                     cont[TASK] = C_BOOT_DONE;
                 }
-            }
-            case C_BOOT_KVM_FEATURES -> {
-                if (GuestApic.offersPvEoi(op.result)) {
-                    apic.enablePvEoi(queue[TASK], GuestKernel.pvEoiWord(id));
-                }
-                cont[TASK] = C_BOOT_DONE;
             }
             case C_BOOT_DONE -> {
                 k.markStarted();
@@ -362,33 +346,6 @@ public final class KernelCpu implements GuestProgram {
         }
         emitWork(c, k.costs.ipiSend());
         apic.sendIpi(queue[c], target, vector);
-    }
-
-    /**
-     * Boot: the APIC driver is chosen from CPUID (x2APIC physical when offered, see {@link GuestApic}), then
-     * setup_local_APIC and the periodic LAPIC timer at HZ, then KVM's paravirtual set-up (PV EOI, see
-     * {@link GuestApic}).
-     */
-    private void boot() {
-        GuestApic.probe(queue[TASK]);
-        cont[TASK] = C_BOOT_PROBED;
-    }
-
-    private void bootProbed() {
-        if (GuestApic.offersX2apic(op.resultEcx)) {
-            GuestApic.readApicBase(queue[TASK]);
-            cont[TASK] = C_BOOT_X2APIC;
-        } else {
-            bootApicSetUp();
-        }
-    }
-
-    /** setup_local_APIC and the timer, then kvm_guest_cpu_init: KVM's CPUID leaves and PV EOI if offered. */
-    private void bootApicSetUp() {
-        long periodNs = 1_000_000_000L / k.config.hz();
-        apic.setUp(queue[TASK], id, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, periodNs / TIMER_DIVIDE); // KVM's APIC bus: 1 GHz
-        GuestApic.probeKvm(queue[TASK]);
-        cont[TASK] = C_BOOT_KVM;
     }
 
     private void schedule(long now) {

@@ -64,11 +64,6 @@ public final class NetperfGuest implements GuestProgram {
     private static final int C_IDLE_CHECK = 7;
     private static final int C_RECV_DONE = 8;
     private static final int C_DONE = 9;
-    private static final int C_BOOT_PROBED = 10;
-    private static final int C_BOOT_X2APIC = 11;
-    private static final int C_BOOT_SETUP = 12;
-    private static final int C_BOOT_KVM = 13;
-    private static final int C_BOOT_KVM_FEATURES = 14;
     private static final int C_BOOT_STARTUP = 15;
     // IRQ-context continuations.
     private static final int C_NET_RX = 20;
@@ -229,39 +224,11 @@ public final class NetperfGuest implements GuestProgram {
     private void step(int c, long now) {
         switch (cont[c]) {
             case C_BOOT -> {
-                GuestApic.probe(queue[TASK]); // the APIC driver from CPUID, as KernelCpu's boot
-                cont[TASK] = C_BOOT_PROBED;
-            }
-            case C_BOOT_PROBED -> {
-                if (GuestApic.offersX2apic(op.resultEcx)) {
-                    GuestApic.readApicBase(queue[TASK]);
-                    cont[TASK] = C_BOOT_X2APIC;
-                } else {
-                    cont[TASK] = C_BOOT_SETUP;
-                }
-            }
-            case C_BOOT_X2APIC -> {
-                apic.enableX2apic(queue[TASK], op.result);
-                cont[TASK] = C_BOOT_SETUP;
-            }
-            case C_BOOT_SETUP -> {
-                apic.setUp(queue[TASK], 0, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, 1_000_000_000L / hz / TIMER_DIVIDE);
-                GuestApic.probeKvm(queue[TASK]); // kvm_guest_cpu_init, as KernelCpu's boot
-                cont[TASK] = C_BOOT_KVM;
-            }
-            case C_BOOT_KVM -> {
-                if (GuestApic.isKvm(op)) {
-                    GuestApic.probeKvmFeatures(queue[TASK]);
-                    cont[TASK] = C_BOOT_KVM_FEATURES;
-                } else {
+                // the APIC driver, its set-up and KVM's PV EOI, as KernelCpu's boot
+                if (apic.boot(queue[TASK], op, 0, LOCAL_TIMER_VECTOR, TIMER_DIVIDE, 1_000_000_000L / hz / TIMER_DIVIDE,
+                        GuestKernel.pvEoiWord(0))) {
                     cont[TASK] = C_BOOT_STARTUP;
                 }
-            }
-            case C_BOOT_KVM_FEATURES -> {
-                if (GuestApic.offersPvEoi(op.result)) {
-                    apic.enablePvEoi(queue[TASK], GuestKernel.pvEoiWord(0));
-                }
-                cont[TASK] = C_BOOT_STARTUP;
             }
             case C_BOOT_STARTUP -> {
                 emit(TASK, OpKind.STI, 0, 0);

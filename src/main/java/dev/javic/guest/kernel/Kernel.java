@@ -56,6 +56,12 @@ public final class Kernel {
     /** Cheapest possible write and read (the bounds on what another CPU can do in a given time). */
     long minWriteCycles;
     long minReadCycles;
+    /**
+     * Cheapest read effect of a task that starts running: its read's own pipe_read (or one unit's copy on a
+     * stream pipe), the least of what a task switched out can have left before the effect (see
+     * KernelCpu.readerMayFindEmpty).
+     */
+    long minReadEffectCycles;
     final FsCosts fsCosts;
     /** The page cache's writeback and the virtio-blk disk, or null (no workload here does block I/O). */
     BlockLayer block;
@@ -97,6 +103,7 @@ public final class Kernel {
         }
         this.minWriteCycles = Math.max(1, costs.syscall() + costs.pipeWrite());
         this.minReadCycles = Math.max(1, costs.syscall() + costs.pipeRead());
+        this.minReadEffectCycles = Math.max(1, costs.pipeRead());
         this.fsCosts = FsCosts.from(costModel);
     }
 
@@ -139,6 +146,7 @@ public final class Kernel {
     public int createStreamPipe() {
         minWriteCycles = Math.max(1, Math.min(minWriteCycles, fsCosts.pipeCopyUnit()));
         minReadCycles = Math.max(1, Math.min(minReadCycles, fsCosts.pipeCopyUnit()));
+        minReadEffectCycles = Math.max(1, Math.min(minReadEffectCycles, fsCosts.pipeCopyUnit()));
         return createPipe(STREAM_UNIT);
     }
 
@@ -651,6 +659,16 @@ public final class Kernel {
         }
     }
 
+    /** Whether {@code task} is some CPU's current task (picked by schedule(), not yet switched out). */
+    boolean isCurrentOnSomeCpu(int task) {
+        for (RunQueue rq : rqs) {
+            if (rq.curr == task) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * __schedule on {@code rq}: put the previous task back (or let it sleep / die), pick the next with
      * pick_next_entity's buddy rules, newly-idle balance when nothing is left. Returns the task to run, or -1
@@ -735,7 +753,7 @@ public final class Kernel {
         return se;
     }
 
-    private boolean isQueued(RunQueue rq, int task) {
+    boolean isQueued(RunQueue rq, int task) {
         return task >= 0 && tasks[task].heapIndex >= 0 && tasks[task].cpu == rq.cpu;
     }
 

@@ -520,8 +520,8 @@ public final class KernelCpu implements GuestProgram {
      * message per cheapest write and the pipe's reader read at most one per cheapest read, so:
      * <ul>
      * <li>a write is certain when nobody waits on the pipe, it keeps room for this plan's writes plus every
-     *     write the other CPUs could make by then, and it holds more messages than its reader could take by
-     *     then (so the reader cannot find it empty and sleep);</li>
+     *     write the other CPUs could make by then, and its reader cannot find it empty and sleep by then
+     *     ({@link #readerMayFindEmpty});</li>
      * <li>a read is certain when the message is there now, and either it cannot release a page, or nobody
      *     waits and no writer could fill the pipe by then.</li>
      * </ul>
@@ -553,11 +553,8 @@ public final class KernelCpu implements GuestProgram {
                 return false;
             }
             int reader = p.readerTask;
-            if (reader >= 0 && reader != t.id) {
-                long maxReads = at / k.minReadCycles + 1;
-                if (p.messages() < maxReads + 1) {
-                    return false;
-                }
+            if (reader >= 0 && reader != t.id && readerMayFindEmpty(p, reader, at)) {
+                return false;
             }
             planWrites[pipeId]++;
             return true;
@@ -575,6 +572,43 @@ public final class KernelCpu implements GuestProgram {
             readLeft[pipeId] = readPage[pipeId] < p.pages() ? p.pageUnread(readPage[pipeId]) : 0;
         }
         return true;
+    }
+
+    /**
+     * Whether {@code reader}, the only task that reads {@code p}, could find it empty (and so sleep on it) by
+     * plan offset {@code at}: the pipe holds fewer messages than the read attempts it could make by then.
+     * <p>
+     * A reader that is some CPU's current task may be at its read's effect now, then make one per cheapest
+     * read; one message more is kept as margin. A reader that is nobody's current task (runnable on a queue,
+     * or asleep: not on this pipe, or the write would be a wake-up) reads nothing until schedule() picks it
+     * ({@link Kernel#schedule}, the only place a task becomes current): whatever the path (its CPU's task
+     * blocks, yields or is preempted at IRQ exit or the return to user space, an idle CPU leaves idle, or it is
+     * first woken by another CPU's write, an effect at now or later), the pick is at now or later, and
+     * schedule()'s WORK ({@code guest.schedule}) runs before the task's plan starts. In that plan its first
+     * read effect lies at least one pipe_read (one unit's copy on a stream pipe) in, because a task leaves its
+     * CPU only (a) preempted in user mode (no system call entered: entry + pipe_read ahead, or a whole
+     * READ_MORE unit), (b) blocked, retrying with the pipe_read still ahead ({@code doneInAction} is its user
+     * part), or (c) before it ever ran; its action state does not change while it is not current, and a
+     * later action's read has at least as much ahead. So its attempts lie at
+     * {@code guest.schedule + minReadEffectCycles} or later, one per cheapest read, and as each finds a
+     * message when there are at least as many as attempts (only it takes messages out), no margin is needed.
+     * <p>
+     * A reader queued on this CPU's run queue is later still: this CPU runs the plan until {@code at}, and if
+     * an interrupt stops it first, the rest of the plan (this write with it) is planned anew. Only another
+     * CPU's load_balance can take the reader before then (newly idle in schedule(), or from the tick, then
+     * schedule() after the handler), moving it at that instant and running {@code guest.load_balance} plus
+     * {@code guest.migrate_task} for it before its schedule().
+     */
+    private boolean readerMayFindEmpty(Pipe p, int reader, long at) {
+        if (k.isCurrentOnSomeCpu(reader)) {
+            return p.messages() < at / k.minReadCycles + 2;
+        }
+        long first = k.costs.schedule() + k.minReadEffectCycles;
+        if (k.isQueued(rq, reader)) {
+            first += k.costs.loadBalance() + k.costs.migrateTask();
+        }
+        long attempts = at < first ? 0 : (at - first) / k.minReadCycles + 1;
+        return p.messages() < attempts;
     }
 
     private void touch(int pipeId, Pipe p) {

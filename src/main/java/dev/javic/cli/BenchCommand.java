@@ -101,16 +101,14 @@ final class BenchCommand implements Callable<Integer> {
         vcpus = vcpusOption == null ? 2 : vcpusOption;
         positive("--loops", loops);
         positive("--groups", groups);
-        positive("--runs", runs);
         if (vcpus < 1 || vcpus > HackbenchRunner.HOST_CPUS) {
             throw new UserErrors.UsageException("--vcpus must be 1.." + HackbenchRunner.HOST_CPUS + " (the modelled host has "
                     + HackbenchRunner.HOST_CPUS + " cores), got " + vcpus);
         }
-        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
-        positive("--jobs", threads);
-        List<SystemKind> kinds = parseSystems();
-        CostModel costs = CostModel.presetOrFile(cost);
-        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
+        Setup setup = setUp();
+        int threads = setup.threads();
+        List<SystemKind> kinds = setup.kinds();
+        CostModel costs = setup.costs();
         Hackbench.Params params = Hackbench.Params.of(groups, loops);
         String description = String.format(Locale.ROOT,
                 "hackbench -p -g %d -l %d (%d tasks, %d messages of %d bytes), %d vCPU%s, %d run%s per system, seeds %d..%d, cost model %s",
@@ -125,13 +123,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream o = System.out;
         report.printTable(o);
         String base = String.format(Locale.ROOT, "hackbench-%dvcpu-g%d-l%d", vcpus, groups, loops);
-        List<Path> files = report.write(out, base);
-        o.println();
-        o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
-        printTraced(o);
-        o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
-                report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
-        return 0;
+        return finish(o, report, base, wall);
     }
 
     private void printTraced(PrintStream o) {
@@ -209,12 +201,10 @@ final class BenchCommand implements Callable<Integer> {
         if (!(seconds > 0) || Double.isInfinite(seconds)) {
             throw new UserErrors.UsageException("--seconds must be positive, got " + seconds);
         }
-        positive("--runs", runs);
-        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
-        positive("--jobs", threads);
-        List<SystemKind> kinds = parseSystems();
-        CostModel costs = CostModel.presetOrFile(cost);
-        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
+        Setup setup = setUp();
+        int threads = setup.threads();
+        List<SystemKind> kinds = setup.kinds();
+        CostModel costs = setup.costs();
         String description = String.format(Locale.ROOT,
                 "netperf -t TCP_RR -l %s (1-byte request/response) over virtio-net + vhost-net, tap, bridge; 1 vCPU; "
                         + "host: vCPU on core 0, vhost on core 1, netserver on core 2; %d run%s per system, seeds %d..%d, cost model %s",
@@ -238,13 +228,7 @@ final class BenchCommand implements Callable<Integer> {
                     r.exits("interrupt") / n, r.doorbells() / n);
         }
         String base = "netperf-tcp_rr-" + fmt(seconds) + "s";
-        List<Path> files = report.write(out, base);
-        o.println();
-        o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));
-        printTraced(o);
-        o.printf(Locale.ROOT, "simulated %.2f s in %.2f s of wall time: %.2f simulated seconds per wall second%n",
-                report.simulatedSeconds(), wall, report.simulatedPerWallSecond());
-        return 0;
+        return finish(o, report, base, wall);
     }
 
     /** {@code bench tar}: tar xf of linux-4.3.3.tar.xz (or --fraction of it) on --vcpus (default 4), seconds per system. */
@@ -257,12 +241,10 @@ final class BenchCommand implements Callable<Integer> {
         if (!(fraction > 0) || fraction > 1) {
             throw new UserErrors.UsageException("--fraction must be in (0, 1], got " + fraction);
         }
-        positive("--runs", runs);
-        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
-        positive("--jobs", threads);
-        List<SystemKind> kinds = parseSystems();
-        CostModel costs = CostModel.presetOrFile(cost);
-        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
+        Setup setup = setUp();
+        int threads = setup.threads();
+        List<SystemKind> kinds = setup.kinds();
+        CostModel costs = setup.costs();
         Tar.Params params = fraction == 1 ? Tar.Params.LINUX_4_3_3 : Tar.Params.LINUX_4_3_3.scaled(fraction);
         String description = TarRunner.describe(params, vcpus) + String.format(Locale.ROOT,
                 ", %d run%s per system, seeds %d..%d, cost model %s", runs, runs == 1 ? "" : "s", seed, seed + runs - 1, costs.name());
@@ -276,6 +258,25 @@ final class BenchCommand implements Callable<Integer> {
         o.println();
         TarRunner.printPerSystem(o, bySystem);
         String base = TarRunner.base(vcpus, params);
+        return finish(o, report, base, wall);
+    }
+
+    /** What every workload checks and opens before it runs: threads, systems, costs, the traced run. */
+    private record Setup(int threads, List<SystemKind> kinds, CostModel costs) {
+    }
+
+    private Setup setUp() {
+        positive("--runs", runs);
+        int threads = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+        positive("--jobs", threads);
+        List<SystemKind> kinds = parseSystems();
+        CostModel costs = CostModel.presetOrFile(cost);
+        trace = ChosenRunTraceOptions.open(traceOptions.choose(kinds, runs));
+        return new Setup(threads, kinds, costs);
+    }
+
+    /** Every workload's report ends alike: the files written, the traced run, the simulation's speed. */
+    private int finish(PrintStream o, BenchReport report, String base, double wall) {
         List<Path> files = report.write(out, base);
         o.println();
         o.println("wrote " + files.stream().map(Path::toString).reduce((a, b) -> a + ", " + b).orElse(""));

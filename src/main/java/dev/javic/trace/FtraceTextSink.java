@@ -211,17 +211,17 @@ public final class FtraceTextSink implements TraceSink {
 
     @Override
     public void kvmEoi(long time, int cpu, int apicId, int vector) {
-        StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_eoi");
-        b.append("apicid ");
-        appendHex32(b, apicId, 1);
-        b.append(" vector ").append(vector);
-        end();
+        eoi(time, cpu, "kvm_eoi", apicId, vector);
     }
 
     /** trace.h kvm_pv_eoi: the same format as kvm_eoi. */
     @Override
     public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
-        StringBuilder b = begin(time, cpu, FLAGS_NONE, "kvm_pv_eoi");
+        eoi(time, cpu, "kvm_pv_eoi", apicId, vector);
+    }
+
+    private void eoi(long time, int cpu, String event, int apicId, int vector) {
+        StringBuilder b = begin(time, cpu, FLAGS_NONE, event);
         b.append("apicid ");
         appendHex32(b, apicId, 1);
         b.append(" vector ").append(vector);

@@ -404,19 +404,19 @@ public final class PerfettoJsonSink implements TraceSink {
 
     @Override
     public void kvmEoi(long time, int cpu, int apicId, int vector) {
-        int v = matcher.vcpuOfApicId(apicId);
-        StringBuilder b = v >= 0 ? instant(time, PID_VM, vcpuTid(v), "kvm_eoi 0x")
-                : instant(time, PID_HOST, cpuTid(checkCpu(cpu)), "kvm_eoi 0x");
-        FtraceTextSink.appendHex(b, vector & 0xFF, 2);
-        b.append("\",\"cat\":\"apic\",\"args\":{\"apic_id\":").append(apicId).append('}');
-        finish();
+        eoi(time, cpu, "kvm_eoi 0x", apicId, vector);
     }
 
     @Override
     public void kvmPvEoi(long time, int cpu, int apicId, int vector) {
+        eoi(time, cpu, "kvm_pv_eoi 0x", apicId, vector);
+    }
+
+    /** An EOI instant on the vCPU's track, or on the host CPU's when no vCPU has that APIC ID. */
+    private void eoi(long time, int cpu, String name, int apicId, int vector) {
         int v = matcher.vcpuOfApicId(apicId);
-        StringBuilder b = v >= 0 ? instant(time, PID_VM, vcpuTid(v), "kvm_pv_eoi 0x")
-                : instant(time, PID_HOST, cpuTid(checkCpu(cpu)), "kvm_pv_eoi 0x");
+        StringBuilder b = v >= 0 ? instant(time, PID_VM, vcpuTid(v), name)
+                : instant(time, PID_HOST, cpuTid(checkCpu(cpu)), name);
         FtraceTextSink.appendHex(b, vector & 0xFF, 2);
         b.append("\",\"cat\":\"apic\",\"args\":{\"apic_id\":").append(apicId).append('}');
         finish();

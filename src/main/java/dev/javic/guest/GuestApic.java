@@ -53,6 +53,9 @@ public final class GuestApic {
     private boolean x2apic;
     /** The guest-physical address of this CPU's PV EOI word once enabled, else -1. */
     private long pvEoiWord = -1;
+    /** What a handler does after an EOI that waits for the PV EOI test (see {@link #eoiThen}). */
+    private long afterEoiWork;
+    private int afterEoiCont;
 
     // Boot, one step per call (the guest needs each CPUID / RDMSR result before its next decision).
     private static final int BOOT_PROBE = 0;
@@ -182,22 +185,46 @@ public final class GuestApic {
 
     /**
      * kvm_guest_apic_eoi_write, first half: {@code __test_and_clear_bit(KVM_PV_EOI_BIT, kvm_apic_eoi)}, whose
-     * result {@link #eoiUnlessPvEoiTaken} reads.
+     * result {@link #finishEoi} reads.
      */
-    public void pvEoiTestAndClear(OpQueue q) {
+    private void pvEoiTestAndClear(OpQueue q) {
         q.add(OpKind.BTR32, pvEoiWord, KVM_PV_EOI_BIT);
     }
 
     /**
-     * kvm_guest_apic_eoi_write, second half: the APIC EOI unless the word {@code before} the test had the bit.
-     * Returns true when PV EOI took it (no APIC access).
+     * A handler's EOI (apic->eoi_write), then {@code work} and the handler's continuation {@code next}; returns
+     * the continuation to take now: {@code next}, or, with PV EOI, {@code pvEoiCont}, where the handler waits for
+     * the word's test and calls {@link #finishEoi} (kvm_guest_apic_eoi_write needs the old bit before deciding).
      */
-    public boolean eoiUnlessPvEoiTaken(OpQueue q, long before) {
-        if ((before & (1L << KVM_PV_EOI_BIT)) != 0) {
-            return true;
+    public int eoiThen(OpQueue q, long work, int next, int pvEoiCont) {
+        if (!pvEoi()) {
+            eoi(q);
+            q.addWork(work);
+            return next;
         }
-        eoi(q);
-        return false;
+        pvEoiTestAndClear(q);
+        afterEoiWork = work;
+        afterEoiCont = next;
+        return pvEoiCont;
+    }
+
+    /**
+     * kvm_guest_apic_eoi_write, second half: the APIC EOI unless the word {@code before} the test had the bit,
+     * then the work {@link #eoiThen} was given. Returns true when PV EOI took it (no APIC access); the handler
+     * goes on at {@link #afterEoi()}.
+     */
+    public boolean finishEoi(OpQueue q, long before) {
+        boolean taken = (before & (1L << KVM_PV_EOI_BIT)) != 0;
+        if (!taken) {
+            eoi(q);
+        }
+        q.addWork(afterEoiWork);
+        return taken;
+    }
+
+    /** The continuation {@link #eoiThen} was given, for the handler to take after {@link #finishEoi}. */
+    public int afterEoi() {
+        return afterEoiCont;
     }
 
     /** A 32-bit register write: MMIO in xAPIC mode, {@code wrmsr} in x2APIC mode. */

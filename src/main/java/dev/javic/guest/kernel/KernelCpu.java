@@ -73,9 +73,6 @@ public final class KernelCpu implements GuestProgram {
     private final long[] balanceWork = new long[1];
     /** Block requests this CPU's interrupt handler completes now (its own, or those another CPU queued here). */
     private int blkDone;
-    /** What the handler does after a PV EOI's test: its WORK and continuation ({@link #eoiThen}). */
-    private long afterEoiWork;
-    private int afterEoiCont;
 
     // The planner's per-pipe bookkeeping (writes and reads planned so far, the read cursor's page).
     private int[] planWrites = new int[16];
@@ -172,16 +169,7 @@ public final class KernelCpu implements GuestProgram {
      * test of the word comes first and the handler goes on once its result is known ({@link #C_PV_EOI}).
      */
     private void eoiThen(long work, int next) {
-        if (apic.pvEoi()) {
-            apic.pvEoiTestAndClear(queue[IRQ]);
-            afterEoiWork = work;
-            afterEoiCont = next;
-            cont[IRQ] = C_PV_EOI;
-        } else {
-            apic.eoi(queue[IRQ]);
-            emitWork(IRQ, work);
-            cont[IRQ] = next;
-        }
+        cont[IRQ] = apic.eoiThen(queue[IRQ], work, next, C_PV_EOI);
     }
 
     // ---- operation queues ---------------------------------------------------------------------------------
@@ -266,11 +254,10 @@ public final class KernelCpu implements GuestProgram {
                 cont[IRQ] = C_IRQ_EXIT;
             }
             case C_PV_EOI -> {
-                if (apic.eoiUnlessPvEoiTaken(queue[IRQ], op.result)) {
+                if (apic.finishEoi(queue[IRQ], op.result)) {
                     k.stats.pvEoisTaken++;
                 }
-                emitWork(IRQ, afterEoiWork);
-                cont[IRQ] = afterEoiCont;
+                cont[IRQ] = apic.afterEoi();
             }
             case C_BLK_IRQ -> blockInterrupt();
             case C_BLK_DONE -> {

@@ -93,10 +93,6 @@ public final class NetperfGuest implements GuestProgram {
     private Operation op;
     private final int[] cont = {C_BOOT, 0};
     private int ctx = TASK;
-    /** What the handler does after a PV EOI's test: its WORK and continuation. */
-    private long afterEoiWork;
-    private int afterEoiCont;
-
     /** The socket's receive queue holds the reply (sk_receive_queue not empty). */
     private boolean replyQueued;
     /** netperf sleeps in sk_wait_data (TASK_INTERRUPTIBLE, off the run queue). */
@@ -199,16 +195,7 @@ public final class NetperfGuest implements GuestProgram {
 
     /** The EOI, then {@code work} and {@code next}; with PV EOI after the word's test (as KernelCpu). */
     private void eoiThen(long work, int next) {
-        if (apic.pvEoi()) {
-            apic.pvEoiTestAndClear(queue[IRQ]);
-            afterEoiWork = work;
-            afterEoiCont = next;
-            cont[IRQ] = C_PV_EOI;
-        } else {
-            apic.eoi(queue[IRQ]);
-            emitWork(IRQ, work);
-            cont[IRQ] = next;
-        }
+        cont[IRQ] = apic.eoiThen(queue[IRQ], work, next, C_PV_EOI);
     }
 
     private void emit(int c, OpKind kind, long address, long value) {
@@ -310,11 +297,10 @@ public final class NetperfGuest implements GuestProgram {
                 cont[IRQ] = C_IRET;
             }
             case C_PV_EOI -> {
-                if (apic.eoiUnlessPvEoiTaken(queue[IRQ], op.result)) {
+                if (apic.finishEoi(queue[IRQ], op.result)) {
                     pvEoisTaken++;
                 }
-                emitWork(IRQ, afterEoiWork);
-                cont[IRQ] = afterEoiCont;
+                cont[IRQ] = apic.afterEoi();
             }
             case C_IRET -> {
                 emit(IRQ, OpKind.IRET, 0, 0);

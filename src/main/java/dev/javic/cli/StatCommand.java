@@ -39,7 +39,8 @@ import java.util.concurrent.Callable;
                 + "kvm_exit to the next kvm_entry), the systems side by side with how interrupts were delivered, "
                 + "and the interrupt latency from send to guest handler entry (p50/p90/p99/p99.9/max).",
                 "A first argument naming an existing file is a scenario; 'hackbench', 'tar' or 'netperf' is a workload "
-                        + "(options --vcpus, --loops, --groups, --fraction, --seconds as for 'bench'; --seed default 1, "
+                        + "(options --vcpus, --loops, --groups, --fraction, --seconds as for 'bench'; --timeline S: hackbench's "
+                        + "counters in windows of S simulated seconds; --seed default 1, "
                         + "--cost default " + CostModel.DEFAULT_PRESET + ").",
                 "All times are simulated. Exit status: 0 ok, 2 bad input."})
 final class StatCommand implements Callable<Integer> {
@@ -73,6 +74,11 @@ final class StatCommand implements Callable<Integer> {
             description = "netperf -l: simulated seconds of the timed TCP_RR test (default " + DEFAULT_SECONDS + ").")
     Double seconds;
 
+    @Option(names = "--timeline", paramLabel = "S", description = "hackbench: also print its counters (messages, us and "
+            + "context switches per message, wake-ups, preemptions, reschedule IPIs, exits, tasks exited) in windows of S "
+            + "simulated seconds: how the run moves between regimes (docs/guest-kernel.md).")
+    Double timeline;
+
     /** The defaults of {@code bench}, so that {@code stat hackbench} looks at the run {@code bench} measures. */
     static final int DEFAULT_LOOPS = 100;
     static final int DEFAULT_GROUPS = 10;
@@ -95,7 +101,7 @@ final class StatCommand implements Callable<Integer> {
 
     private Integer scenario() throws IOException {
         for (Object[] o : new Object[][] {{"--vcpus", vcpus}, {"--loops", loops}, {"--groups", groups},
-                {"--seconds", seconds}, {"--fraction", fraction}}) {
+                {"--seconds", seconds}, {"--fraction", fraction}, {"--timeline", timeline}}) {
             if (o[1] != null) {
                 throw new UserErrors.UsageException(o[0] + " is an option of the workloads (stat hackbench|tar|netperf), "
                         + "not of a scenario file");
@@ -121,6 +127,9 @@ final class StatCommand implements Callable<Integer> {
         int guestVcpus;
         String description;
         List<Callable<SystemStats>> tasks = new ArrayList<>();
+        if (timeline != null && !hackbench) {
+            throw new UserErrors.UsageException("--timeline is an option of hackbench, not of " + workload);
+        }
         if (fraction != null && !workload.equals("tar")) {
             throw new UserErrors.UsageException("--fraction is an option of tar, not of " + workload);
         }
@@ -159,13 +168,17 @@ final class StatCommand implements Callable<Integer> {
             int l = positive("--loops", loops == null ? DEFAULT_LOOPS : loops);
             int g = positive("--groups", groups == null ? DEFAULT_GROUPS : groups);
             int v = guestVcpus;
+            double window = timeline == null ? 0 : timeline;
+            if (timeline != null && (!(window > 0) || Double.isInfinite(window))) {
+                throw new UserErrors.UsageException("--timeline must be a positive number of seconds, got " + timeline);
+            }
             CostModel costs = costs();
             Hackbench.Params params = Hackbench.Params.of(g, l);
             description = String.format(Locale.ROOT, "hackbench -p -g %d -l %d (%d tasks, %d messages of %d bytes), "
                             + "%d vCPU%s, seed %d, cost model %s", g, l, params.tasks() - 1, params.messages(),
                     Hackbench.MESSAGE_BYTES, v, v == 1 ? "" : "s", seed, costs.name());
             for (SystemKind k : systems) {
-                tasks.add(() -> SystemStats.hackbench(new HackbenchRunner.Spec(k, v, params, seed, costs, true), null));
+                tasks.add(() -> SystemStats.hackbench(new HackbenchRunner.Spec(k, v, params, seed, costs, true), null, window));
             }
         } else {
             if (loops != null || groups != null) {

@@ -65,6 +65,14 @@ public final class HackbenchRunner {
     }
 
     public static Outcome run(Spec spec, TraceSink sink) {
+        return run(spec, sink, null);
+    }
+
+    /**
+     * One run; with a {@code timeline}, the counters are sampled at the end of each of its windows (between
+     * events: the run is the same as without).
+     */
+    public static Outcome run(Spec spec, TraceSink sink, HackbenchTimeline timeline) {
         SimulatedHost host = new SimulatedHost(spec.system(), spec.costs(), spec.seed(), TieBreak.FIFO, sink, true,
                 HOST_CPUS, GUEST_RAM);
         Hackbench.Params p = spec.params();
@@ -80,7 +88,14 @@ public final class HackbenchRunner {
         }
         host.vm().start();
         long limit = (long) (MAX_SIMULATED_SECONDS * spec.costs().tscHz());
-        sim.runUntil(limit);
+        if (timeline == null) {
+            sim.runUntil(limit);
+        } else {
+            for (long t = timeline.windowCycles(); !hb.finished() && sim.now() < limit; t += timeline.windowCycles()) {
+                sim.runUntil(Math.min(t, limit));
+                timeline.sample(sim.now(), kernel, host.vm());
+            }
+        }
         host.tracer().close();
         if (!hb.finished()) {
             throw new IllegalStateException("hackbench did not finish within " + MAX_SIMULATED_SECONDS

@@ -66,6 +66,12 @@ public final class KvmStatReport {
             printDelivery(out);
         }
         printLatency(out);
+        for (SystemStats s : systems) {
+            if (s.timeline() != null) {
+                out.println();
+                s.timeline().print(out, s.system().label());
+            }
+        }
     }
 
     /** One system's table, as perf kvm stat report prints it (Time% and the times over timed exits). */
@@ -255,6 +261,9 @@ public final class KvmStatReport {
             }
             latency.put("coalesced_sends", s.latency().coalesced());
             m.put("latency", latency);
+            if (s.timeline() != null) {
+                m.put("timeline", s.timeline().json());
+            }
             list.add(m);
         }
         doc.put("systems", list);

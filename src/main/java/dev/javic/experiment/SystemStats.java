@@ -16,9 +16,10 @@ import dev.javic.trace.TraceSink;
  * @param result      the scenario's result, or null for a workload run ({@code stat hackbench|tar|netperf})
  * @param exits       exits by reason and how interrupts were delivered ({@code perf kvm stat} style)
  * @param latency     interrupt latency distributions, send to handler entry
+ * @param timeline    hackbench's counters by window of simulated time, or null
  */
 public record SystemStats(SystemKind system, long seed, String costModel, long simulatedNs, ScenarioResult result,
-                          ExitStatsSink exits, IrqLatencySink latency) {
+                          ExitStatsSink exits, IrqLatencySink latency, HackbenchTimeline timeline) {
 
     /**
      * Runs {@code runner} (already set to {@code system}, seed and {@code costs}) with the statistics sinks and
@@ -31,17 +32,21 @@ public record SystemStats(SystemKind system, long seed, String costModel, long s
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), vm.vcpus());
         runner.trace(TeeSink.of(exits, latency, extra));
         ScenarioResult r = runner.run();
-        return new SystemStats(system, r.seed(), r.costModel(), r.simulatedNs(), r, exits, latency);
+        return new SystemStats(system, r.seed(), r.costModel(), r.simulatedNs(), r, exits, latency, null);
     }
 
-    /** One hackbench run ({@link HackbenchRunner}) with the statistics sinks and {@code extra} (may be null). */
-    public static SystemStats hackbench(HackbenchRunner.Spec spec, TraceSink extra) {
+    /**
+     * One hackbench run ({@link HackbenchRunner}) with the statistics sinks and {@code extra} (may be null); with
+     * {@code timelineSeconds > 0} also its counters in windows of that many simulated seconds.
+     */
+    public static SystemStats hackbench(HackbenchRunner.Spec spec, TraceSink extra, double timelineSeconds) {
         CostModel costs = spec.costs();
         ExitStatsSink exits = new ExitStatsSink(costs.tscHz(), HackbenchRunner.HOST_CPUS, spec.vcpus());
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), spec.vcpus());
-        HackbenchRunner.Outcome o = HackbenchRunner.run(spec, TeeSink.of(exits, latency, extra));
+        HackbenchTimeline timeline = timelineSeconds > 0 ? new HackbenchTimeline(timelineSeconds, costs) : null;
+        HackbenchRunner.Outcome o = HackbenchRunner.run(spec, TeeSink.of(exits, latency, extra), timeline);
         return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
-                exits, latency);
+                exits, latency, timeline);
     }
 
     /** One tar xf run ({@link TarRunner}) with the statistics sinks and {@code extra} (may be null). */
@@ -51,7 +56,7 @@ public record SystemStats(SystemKind system, long seed, String costModel, long s
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), spec.vcpus());
         TarRunner.Outcome o = TarRunner.run(spec, TeeSink.of(exits, latency, extra));
         return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
-                exits, latency);
+                exits, latency, null);
     }
 
     /** One netperf TCP_RR run ({@link NetperfRunner}, a 1-vCPU guest) with the statistics sinks and {@code extra}. */
@@ -61,6 +66,6 @@ public record SystemStats(SystemKind system, long seed, String costModel, long s
         IrqLatencySink latency = new IrqLatencySink(costs.tscHz(), 1);
         NetperfRunner.Outcome o = NetperfRunner.run(spec, TeeSink.of(exits, latency, extra));
         return new SystemStats(spec.system(), spec.seed(), costs.name(), Math.round(o.simulatedSeconds() * 1e9), null,
-                exits, latency);
+                exits, latency, null);
     }
 }

@@ -122,7 +122,33 @@ class StatWorkloadCommandTest {
     }
 
     @Test
+    void hackbenchTimelineWindowsAddUpToTheRunInTextAndJson() throws IOException {
+        CliTest.Outcome o = CliTest.javic("stat", "hackbench", "--loops", "20", "--system", "avic-off", "--timeline", "0.01",
+                "--json");
+        assertThat(o.code()).as(o.err()).isZero();
+        JsonNode t = new ObjectMapper().readTree(o.out()).get("systems").get(0).get("timeline");
+        assertThat(t.get("window_seconds").asDouble()).isEqualTo(0.01);
+        long messages = 0;
+        double end = 0;
+        for (JsonNode w : t.get("windows")) {
+            assertThat(w.get("start_seconds").asDouble()).isEqualTo(end);
+            end = w.get("end_seconds").asDouble();
+            messages += w.get("messages").asLong();
+        }
+        assertThat(messages).isEqualTo(Hackbench.Params.of(10, 20).messages());
+        JsonNode last = t.get("windows").get(t.get("windows").size() - 1);
+        assertThat(last.get("tasks_exited").asInt()).isEqualTo(Hackbench.Params.of(10, 20).tasks());
+        CliTest.Outcome text = CliTest.javic("stat", "hackbench", "--loops", "20", "--system", "avic-on", "--timeline", "0.01");
+        assertThat(text.code()).as(text.err()).isZero();
+        assertThat(text.out()).contains("timeline, avic-on (windows of 0.01 simulated s):").contains("switch/msg");
+    }
+
+    @Test
     void badInputIsOneLineExitTwo() {
+        assertOneLineError(CliTest.javic("stat", "hackbench", "--timeline", "0"), "--timeline must be a positive number");
+        assertOneLineError(CliTest.javic("stat", "tar", "--timeline", "1"), "--timeline is an option of hackbench");
+        assertOneLineError(CliTest.javic("stat", "examples/ipi-running.yaml", "--timeline", "1"),
+                "--timeline is an option of the workloads");
         assertOneLineError(CliTest.javic("stat", "no-such-thing"), "no such scenario file or workload: no-such-thing");
         assertOneLineError(CliTest.javic("stat", "examples/no-such.yaml"),
                 "no such scenario file or workload: examples/no-such.yaml");

@@ -67,7 +67,7 @@ final class BenchCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--cost", paramLabel = "FILE|PRESET", description = "Cost preset or file (default ${DEFAULT-VALUE}).",
-            defaultValue = CostModel.DEFAULT_PRESET)
+            defaultValue = CostModel.CALIBRATED_PRESET)
     String cost;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Where to write JSON, CSV and the plot (default ${DEFAULT-VALUE}).",

@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,16 +28,17 @@ import java.util.stream.Collectors;
  * {@code --cost FILE}.
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-        description = "Fit at most two free parameters (the guest's system-call path and the exit path's world switch, each a factor on "
+        description = "Fit at most two free parameters (the guest's CPU work and the exit path's world switch, each a factor on "
                 + "its cost entries) to the series' one calibration point, hackbench 2 vCPUs -l 100000: 273.76 s vanilla, "
-                + "260.51 s AVIC off, 248.53 s AVIC on; print the fit and write the calibrated cost file.")
+                + "260.51 s AVIC off, 248.53 s AVIC on; print every candidate and the fit, and write the calibrated cost file. "
+                + "At the defaults (the series' scale, 10 runs, at most 5 candidates) it takes about 80 minutes on 2 cores.")
 final class CalibrateCommand implements Callable<Integer> {
-    @Option(names = "--loops", paramLabel = "L", description = "hackbench -l of each evaluation, scaled linearly to -l 100000 "
-            + "(default ${DEFAULT-VALUE}).", defaultValue = "1000")
+    @Option(names = "--loops", paramLabel = "L", description = "hackbench -l of each evaluation; below 100000 the time is scaled "
+            + "linearly to -l 100000, a quick look only (default ${DEFAULT-VALUE}, the series' scale).", defaultValue = "100000")
     int loops;
 
-    @Option(names = "--runs", paramLabel = "R", description = "Runs per system and candidate (default ${DEFAULT-VALUE}).",
-            defaultValue = "3")
+    @Option(names = "--runs", paramLabel = "R", description = "Runs per system and candidate (default ${DEFAULT-VALUE}, as the "
+            + "series and reproduce).", defaultValue = "10")
     int runs;
 
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the first run; run i uses S + i (default ${DEFAULT-VALUE}).",
@@ -54,8 +57,8 @@ final class CalibrateCommand implements Callable<Integer> {
             + "The fit does not depend on it.")
     Integer jobs;
 
-    @Option(names = "--verify", description = "Afterwards, run hackbench 2 vCPUs at the series' full scale (-l 100000, one run "
-            + "per system) with the calibrated costs and compare it with the series (minutes of wall time).")
+    @Option(names = "--verify", description = "With --loops below 100000: afterwards, run hackbench 2 vCPUs at the series' full "
+            + "scale (-l 100000, one run per system) with the calibrated costs and compare it with the series (minutes of wall time).")
     boolean verify;
 
     @Override
@@ -73,18 +76,20 @@ final class CalibrateCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "calibrating cost model %s against the series: hackbench 2 vCPUs -l %d, %s%n", base.name(),
                 Reproduction.SERIES_LOOPS, targets());
         for (Calibration.Parameter p : Calibration.Parameter.values()) {
-            o.printf(Locale.ROOT, "  parameter %-15s x factor on %s (%s)%n", p.label(), p.description(),
-                    p.costs().stream().map(c -> c.key() + "=" + base.get(c)).collect(Collectors.joining(", ")));
+            o.printf(Locale.ROOT, "  parameter %s: a factor on %s%n%s", p.label(), p.description(),
+                    wrap(p.costs().stream().map(c -> c.key() + "=" + base.get(c)).collect(Collectors.joining(", ")), "    ", 110));
         }
-        o.printf(Locale.ROOT, "  each candidate: hackbench -l %d, %d run%s per system (seeds %d..%d), mean scaled x%d to -l %d%n",
-                loops, runs, runs == 1 ? "" : "s", seed, seed + runs - 1, Reproduction.SERIES_LOOPS / Math.max(1, loops),
-                Reproduction.SERIES_LOOPS);
+        o.printf(Locale.ROOT, "  each candidate: hackbench -l %d, %d run%s per system (seeds %d..%d)%s%n",
+                loops, runs, runs == 1 ? "" : "s", seed, seed + runs - 1, loops == Reproduction.SERIES_LOOPS ? ", the series' scale"
+                        : String.format(Locale.ROOT, ", mean scaled x%s to -l %d (a quick look: the model is not linear in -l)",
+                        BigDecimal.valueOf((double) Reproduction.SERIES_LOOPS / loops).round(new MathContext(4)).stripTrailingZeros()
+                                .toPlainString(), Reproduction.SERIES_LOOPS));
         o.println();
         Calibration.Result r = new Calibration(new Calibration.Config(base, loops, runs, seed, threads), o::println).fit();
         Calibration.Point best = r.best();
         o.println();
         o.printf(Locale.ROOT, "fit after %d candidates in %.1f s of wall time:%n", r.evaluated().size(), r.wallSeconds());
-        o.printf(Locale.ROOT, "  %s x%.4f, %s x%.4f%n", Calibration.Parameter.SYSCALL_PATH.label(), best.syscallScale(),
+        o.printf(Locale.ROOT, "  %s x%.3f, %s x%.3f%n", Calibration.Parameter.GUEST_CPU.label(), best.guestScale(),
                 Calibration.Parameter.EXIT_PATH.label(), best.exitScale());
         o.printf(Locale.ROOT, "  %-10s %12s %12s %8s %16s%n", "system", "model (s)", "series (s)", "error", "switches/message");
         for (SystemKind k : SystemKind.values()) {
@@ -101,7 +106,7 @@ final class CalibrateCommand implements Callable<Integer> {
         write(calibrated, best);
         o.println();
         o.println("wrote " + out + " (use it with --cost " + out + ")");
-        if (verify) {
+        if (verify && loops < Reproduction.SERIES_LOOPS) {
             verify(o, calibrated, threads);
         }
         return 0;
@@ -111,10 +116,12 @@ final class CalibrateCommand implements Callable<Integer> {
         String header = String.format(Locale.ROOT, """
                 javic cost file written by ./javic calibrate --cost %s --loops %d --runs %d --seed %d
                 Two free parameters fitted to the series' calibration point (hackbench 2 vCPUs -l 100000: 273.76 s vanilla,
-                260.51 s AVIC off, 248.53 s AVIC on): %s x%.4f, %s x%.4f; largest error %.1f%% (model at -l %d scaled linearly).
-                Every other entry is the base model's, unchanged. Re-run the command to reproduce this file.""",
-                cost, loops, runs, seed, Calibration.Parameter.SYSCALL_PATH.label(), best.syscallScale(),
-                Calibration.Parameter.EXIT_PATH.label(), best.exitScale(), 100 * best.maxRelativeError(), loops);
+                260.51 s AVIC off, 248.53 s AVIC on): %s x%.3f, %s x%.3f; largest error %.1f%% (model: hackbench -l %d,
+                mean of %d run%s per system%s). Every other entry is the base model's, unchanged.
+                Re-run the command to reproduce this file.""",
+                cost, loops, runs, seed, Calibration.Parameter.GUEST_CPU.label(), best.guestScale(),
+                Calibration.Parameter.EXIT_PATH.label(), best.exitScale(), 100 * best.maxRelativeError(), loops, runs,
+                runs == 1 ? "" : "s", loops == Reproduction.SERIES_LOOPS ? "" : ", scaled linearly to -l " + Reproduction.SERIES_LOOPS);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -138,6 +145,22 @@ final class CalibrateCommand implements Callable<Integer> {
             o.printf(Locale.ROOT, "  %-10s %12.2f s  series %8.2f s  %+6.1f%%%n", k.label(), s, Calibration.TARGETS.get(k),
                     100 * (s / Calibration.TARGETS.get(k) - 1));
         }
+    }
+
+    /** {@code text} broken at ", " into lines of at most {@code width} characters, each starting with {@code indent}. */
+    static String wrap(String text, String indent, int width) {
+        StringBuilder out = new StringBuilder();
+        StringBuilder line = new StringBuilder(indent);
+        for (String item : text.split(", ")) {
+            if (line.length() > indent.length() && line.length() + item.length() + 2 > width) {
+                out.append(line).append(",\n");
+                line = new StringBuilder(indent);
+            } else if (line.length() > indent.length()) {
+                line.append(", ");
+            }
+            line.append(item);
+        }
+        return out.append(line).append('\n').toString();
     }
 
     private static String targets() {

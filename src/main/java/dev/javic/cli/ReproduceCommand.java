@@ -54,7 +54,7 @@ final class ReproduceCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--cost", paramLabel = "FILE|PRESET", description = "Cost preset or file (default ${DEFAULT-VALUE}).",
-            defaultValue = CostModel.DEFAULT_PRESET)
+            defaultValue = CostModel.CALIBRATED_PRESET)
     String cost;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Where to write JSON, CSV and plots (default ${DEFAULT-VALUE}).",

@@ -41,7 +41,7 @@ import java.util.concurrent.Callable;
                 "A first argument naming an existing file is a scenario; 'hackbench', 'tar' or 'netperf' is a workload "
                         + "(options --vcpus, --loops, --groups, --fraction, --seconds as for 'bench'; --timeline S: hackbench's "
                         + "counters in windows of S simulated seconds; --seed default 1, "
-                        + "--cost default " + CostModel.DEFAULT_PRESET + ").",
+                        + "--cost default " + CostModel.CALIBRATED_PRESET + "; a scenario: its vm.cost).",
                 "All times are simulated. Exit status: 0 ok, 2 bad input."})
 final class StatCommand implements Callable<Integer> {
     @Mixin
@@ -242,7 +242,7 @@ final class StatCommand implements Callable<Integer> {
     }
 
     private CostModel costs() {
-        return CostModel.presetOrFile(options.cost != null ? options.cost : CostModel.DEFAULT_PRESET);
+        return CostModel.presetOrFile(options.cost != null ? options.cost : CostModel.CALIBRATED_PRESET);
     }
 
     private static int positive(String option, int value) {

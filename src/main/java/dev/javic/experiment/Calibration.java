@@ -20,18 +20,27 @@ import java.util.function.Consumer;
  * 260.51 s AVIC off, 248.53 s AVIC on) and nothing else.
  *
  * <p>The two parameters scale the two groups of costs that are estimates with no family-15h measurement
- * behind them and that hackbench's time depends on most (see the preset's comments):
+ * behind them (see the preset's comments):
  * <ul>
- *   <li>{@link Parameter#SYSCALL_PATH}: the per-message path, system call entry/exit, pipe_write, pipe_read
- *   and hackbench's own user-space loop;</li>
+ *   <li>{@link Parameter#GUEST_CPU}: every path of the guest kernel model and hackbench's user loop, all
+ *   estimated at the TSC's 1.8 cycles per ns. The A10-8700P runs guest code at up to 3.2 GHz (boost), so the
+ *   guest's work takes fewer TSC cycles than estimated; one factor for all of it keeps the guest's paths in
+ *   proportion to each other, so the scheduler's behaviour (how often receivers sleep, wake and preempt) is
+ *   not bent to fit the time;</li>
  *   <li>{@link Parameter#EXIT_PATH}: the world switch every exit pays (VMRUN, #VMEXIT, KVM's entry and exit
  *   paths). The preset takes it from measurements on a 2020 AMD core; Carrizo's is not published. It is what
  *   the difference between the legacy path and AVIC is made of.</li>
  * </ul>
  * Each value is multiplied by the parameter and rounded to whole cycles. A candidate is judged by running
- * hackbench at {@code loops} (common seeds for every candidate, so that candidates differ only by their
- * costs) and scaling the mean time to the series' {@code -l 100000} linearly; the fit minimises the largest
- * relative error over the three systems with a compass (pattern) search from (1, 1). Everything is
+ * hackbench at {@code loops} on common seeds (so that candidates differ only by their costs) and scaling the
+ * mean time to the series' {@code -l 100000} linearly (no scaling at the default, the series' own scale).
+ *
+ * <p>The search fits a response surface: hackbench's time is close to linear in both factors (each multiplies
+ * cycles the run spends), so after three candidates (the base, the guest factor that would scale the base's mean
+ * onto the series, and that with the exit path a quarter dearer) each system's time is fitted as a plane in the
+ * two factors by least squares over every candidate so far, and the point where the planes' largest relative
+ * error is smallest is the next candidate. The fit minimises the largest relative error over
+ * the three systems and stops inside the tolerance or after {@link #MAX_CANDIDATES}. Everything is
  * deterministic: the same command gives the same fit.
  */
 public final class Calibration {
@@ -41,13 +50,16 @@ public final class Calibration {
     public static final double TOLERANCE = 0.03;
     static final double MIN_SCALE = 0.25;
     static final double MAX_SCALE = 2.0;
-    static final double FIRST_STEP = 0.2;
-    static final double LAST_STEP = 0.0125;
+    /** Resolution of the factors (thousandths). */
+    static final double GRID = 0.001;
+    /** The exit path's first probe: a quarter more than the base. */
+    static final double EXIT_PROBE = 1.25;
+    static final int MAX_CANDIDATES = 5;
 
     /** A free parameter: a factor applied to a group of cost entries. */
     public enum Parameter {
-        SYSCALL_PATH("syscall-path", "system call + pipe_write + pipe_read + hackbench's user loop",
-                Cost.GUEST_SYSCALL, Cost.GUEST_PIPE_WRITE, Cost.GUEST_PIPE_READ, Cost.HACKBENCH_USER_PER_MESSAGE),
+        GUEST_CPU("guest-cpu", "the guest's CPU work: every guest.* path of the guest kernel model and hackbench's user loop",
+                guestCpuCosts()),
         EXIT_PATH("exit-path", "the world switch every exit pays: VMRUN, #VMEXIT and KVM's entry and exit paths",
                 Cost.SVM_VMRUN, Cost.SVM_VMEXIT, Cost.KVM_ENTER_GUEST, Cost.KVM_EXIT_PATH);
 
@@ -72,6 +84,16 @@ public final class Calibration {
         public List<Cost> costs() {
             return List.of(costs);
         }
+
+        private static Cost[] guestCpuCosts() {
+            List<Cost> l = new ArrayList<>();
+            for (Cost c : Cost.values()) {
+                if (c.key().startsWith("guest.") || c == Cost.HACKBENCH_USER_PER_MESSAGE) {
+                    l.add(c);
+                }
+            }
+            return l.toArray(new Cost[0]);
+        }
     }
 
     /**
@@ -89,7 +111,7 @@ public final class Calibration {
     }
 
     /** One candidate: the two factors and what hackbench took, scaled to the series' loops. */
-    public record Point(double syscallScale, double exitScale, Map<SystemKind, Double> predictedSeconds,
+    public record Point(double guestScale, double exitScale, Map<SystemKind, Double> predictedSeconds,
                         Map<SystemKind, Double> contextSwitchesPerMessage) {
         public double relativeError(SystemKind k) {
             return predictedSeconds.get(k) / TARGETS.get(k) - 1;
@@ -109,8 +131,8 @@ public final class Calibration {
         }
 
         String describe() {
-            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%s x%.4f, %s x%.4f:",
-                    Parameter.SYSCALL_PATH.label, syscallScale, Parameter.EXIT_PATH.label, exitScale));
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%s x%.3f, %s x%.3f:",
+                    Parameter.GUEST_CPU.label, guestScale, Parameter.EXIT_PATH.label, exitScale));
             for (SystemKind k : SystemKind.values()) {
                 b.append(String.format(Locale.ROOT, "  %s %.2f s (%+.1f%%)", k.label(), predictedSeconds.get(k),
                         100 * relativeError(k)));
@@ -138,32 +160,129 @@ public final class Calibration {
     /** Runs the search. */
     public Result fit() throws InterruptedException {
         long wallStart = System.nanoTime();
-        double a = 1;
-        double b = 1;
-        Point best = evaluate(a, b);
-        double step = FIRST_STEP;
-        while (step >= LAST_STEP) {
-            Point improved = null;
-            double[][] moves = {{step, 0}, {-step, 0}, {0, step}, {0, -step}};
-            for (double[] m : moves) {
-                double na = clamp(best.syscallScale() + m[0]);
-                double nb = clamp(best.exitScale() + m[1]);
-                Point p = evaluate(na, nb);
-                if (better(p, improved == null ? best : improved)) {
-                    improved = p;
-                }
-            }
-            if (improved != null) {
-                best = improved;
-            } else {
-                step /= 2;
-            }
-            if (best.withinTolerance() && step < FIRST_STEP / 4) {
-                break; // inside the tolerance and already refined: further digits would be noise of the seeds
+        SystemKind[] kinds = SystemKind.values();
+        Point p0 = evaluate(1, 1);
+        // First guess for the guest factor: time proportional to it (the guest's work is most of the time).
+        double ratio = 0;
+        for (SystemKind k : kinds) {
+            ratio += TARGETS.get(k) / p0.predictedSeconds().get(k) / kinds.length;
+        }
+        double a1 = clamp(ratio);
+        if (Math.abs(a1 - 1) < 0.05) {
+            a1 = clamp(1 - 0.05); // a difference wide enough to measure the slope
+        }
+        evaluate(a1, 1);
+        evaluate(a1, EXIT_PROBE);
+        Point best = evaluated.get(0);
+        for (Point p : evaluated) {
+            if (better(p, best)) {
+                best = p;
             }
         }
-        CostModel calibrated = apply(config.base(), best.syscallScale(), best.exitScale(), describeFit(best));
+        while (!best.withinTolerance() && evaluated.size() < MAX_CANDIDATES) {
+            double[] next = solveLinear(LinearModel.fit(evaluated));
+            if (cache.containsKey(key(next[0], next[1]))) {
+                break; // the model points at a candidate measured already: nothing new to learn
+            }
+            Point p = evaluate(next[0], next[1]);
+            if (better(p, best)) {
+                best = p;
+            }
+        }
+        CostModel calibrated = apply(config.base(), best.guestScale(), best.exitScale(), describeFit(best));
         return new Result(config, best, List.copyOf(evaluated), calibrated, (System.nanoTime() - wallStart) / 1e9);
+    }
+
+    /**
+     * Each system's time as a plane in the two factors, {@code t_k(a, b) = c_k + g_k a + x_k b}, fitted by least
+     * squares to every candidate measured so far (three candidates determine it; more average the seeds' noise).
+     */
+    record LinearModel(double[] intercept, double[] guestSlope, double[] exitSlope) {
+        static LinearModel fit(List<Point> points) {
+            SystemKind[] kinds = SystemKind.values();
+            double[] c = new double[kinds.length];
+            double[] g = new double[kinds.length];
+            double[] x = new double[kinds.length];
+            for (int k = 0; k < kinds.length; k++) {
+                // Normal equations of [1 a b] . (c g x) = t.
+                double[][] m = new double[3][4];
+                for (Point p : points) {
+                    double[] row = {1, p.guestScale(), p.exitScale()};
+                    double t = p.predictedSeconds().get(kinds[k]);
+                    for (int i = 0; i < 3; i++) {
+                        for (int j = 0; j < 3; j++) {
+                            m[i][j] += row[i] * row[j];
+                        }
+                        m[i][3] += row[i] * t;
+                    }
+                }
+                double[] sol = solve3(m);
+                c[k] = sol[0];
+                g[k] = sol[1];
+                x[k] = sol[2];
+            }
+            return new LinearModel(c, g, x);
+        }
+
+        double predict(int k, double a, double b) {
+            return intercept[k] + guestSlope[k] * a + exitSlope[k] * b;
+        }
+
+        /** Gauss-Jordan elimination with partial pivoting on an augmented 3 x 4 matrix. */
+        private static double[] solve3(double[][] m) {
+            for (int col = 0; col < 3; col++) {
+                int pivot = col;
+                for (int r = col + 1; r < 3; r++) {
+                    if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) {
+                        pivot = r;
+                    }
+                }
+                double[] tmp = m[col];
+                m[col] = m[pivot];
+                m[pivot] = tmp;
+                if (Math.abs(m[col][col]) < 1e-12) {
+                    throw new IllegalStateException("calibration candidates do not span both factors");
+                }
+                for (int r = 0; r < 3; r++) {
+                    if (r != col) {
+                        double f = m[r][col] / m[col][col];
+                        for (int j = col; j < 4; j++) {
+                            m[r][j] -= f * m[col][j];
+                        }
+                    }
+                }
+            }
+            return new double[] {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
+        }
+    }
+
+    /** The factors, on the grid, that minimise the model's largest relative error against the series. */
+    static double[] solveLinear(LinearModel model) {
+        SystemKind[] kinds = SystemKind.values();
+        double[] target = new double[kinds.length];
+        for (int i = 0; i < kinds.length; i++) {
+            target[i] = TARGETS.get(kinds[i]);
+        }
+        int steps = (int) Math.round((MAX_SCALE - MIN_SCALE) / GRID);
+        double bestErr = Double.MAX_VALUE;
+        double bestA = 1;
+        double bestB = 1;
+        for (int i = 0; i <= steps; i++) {
+            double a = MIN_SCALE + i * GRID;
+            for (int j = 0; j <= steps; j++) {
+                double b = MIN_SCALE + j * GRID;
+                double err = 0;
+                for (int k = 0; k < kinds.length && err < bestErr; k++) {
+                    err = Math.max(err, Math.abs(model.predict(k, a, b) / target[k] - 1));
+                }
+                if (err < bestErr) {
+                    bestErr = err;
+                    bestA = a;
+                    bestB = b;
+                }
+            }
+        }
+        return new double[] {clamp(bestA), clamp(bestB)};
     }
 
     private static boolean better(Point p, Point than) {
@@ -172,12 +291,17 @@ public final class Calibration {
     }
 
     private static double clamp(double v) {
-        return Math.max(MIN_SCALE, Math.min(MAX_SCALE, Math.rint(v * 10_000) / 10_000));
+        return Math.max(MIN_SCALE, Math.min(MAX_SCALE, Math.rint(v / GRID) * GRID));
+    }
+
+    private static long key(double a, double b) {
+        return Math.round(a / GRID) * 100_000L + Math.round(b / GRID);
     }
 
     /** Hackbench on the three systems with these factors, scaled to the series' loops. */
     Point evaluate(double a, double b) throws InterruptedException {
-        long key = Math.round(a * 10_000) * 100_000L + Math.round(b * 10_000);
+        long wallStart = System.nanoTime();
+        long key = key(a, b);
         Point cached = cache.get(key);
         if (cached != null) {
             return cached;
@@ -205,24 +329,24 @@ public final class Calibration {
         Point p = new Point(a, b, seconds, switches);
         cache.put(key, p);
         evaluated.add(p);
-        log.accept(p.describe());
+        log.accept(String.format(Locale.ROOT, "%s  (%.0f s)", p.describe(), (System.nanoTime() - wallStart) / 1e9));
         return p;
     }
 
     private String describeFit(Point p) {
-        return String.format(Locale.ROOT, "./javic calibrate (hackbench 2 vCPUs -l %d scaled to -l %d, %d run%s per system from seed %d, "
+        return String.format(Locale.ROOT, "./javic calibrate (hackbench 2 vCPUs -l %d%s, %d run%s per system from seed %d, "
                         + "against the series' 273.76 / 260.51 / 248.53 s; max error %.1f%%)", config.loops(),
-                Reproduction.SERIES_LOOPS, config.runs(), config.runs() == 1 ? "" : "s", config.seed(), 100 * p.maxRelativeError());
+                config.loops() == Reproduction.SERIES_LOOPS ? "" : " scaled to -l " + Reproduction.SERIES_LOOPS, config.runs(), config.runs() == 1 ? "" : "s", config.seed(), 100 * p.maxRelativeError());
     }
 
     /** {@code base} with both groups scaled; each changed entry's source says so. */
-    static CostModel apply(CostModel base, double syscallScale, double exitScale, String how) {
+    static CostModel apply(CostModel base, double guestScale, double exitScale, String how) {
         CostModel m = base;
         for (Parameter p : Parameter.values()) {
-            double f = p == Parameter.SYSCALL_PATH ? syscallScale : exitScale;
+            double f = p == Parameter.GUEST_CPU ? guestScale : exitScale;
             for (Cost c : p.costs) {
-                long v = Math.round(base.get(c) * f);
-                m = m.with(c, v, String.format(Locale.ROOT, "calibrated: %d x %.4f (%s parameter) by %s; before: %s",
+                long v = base.get(c) == 0 ? 0 : Math.max(1, Math.round(base.get(c) * f)); // a cost never rounds away
+                m = m.with(c, v, String.format(Locale.ROOT, "calibrated: %d x %.3f (%s parameter) by %s; before: %s",
                         base.get(c), f, p.label, how, base.source(c)));
             }
         }

@@ -114,12 +114,19 @@ public final class ReproduceReport {
         boolean comparable = c.seriesScale();
         String modelHead = comparable ? "model (s)" : "model -l " + c.loops();
         out.printf(Locale.ROOT, "%-15s %12s %14s %12s%n", "system", "series (s)", modelHead, "difference");
+        double largest = 0;
         for (SystemKind k : c.systems()) {
             Double series = Reproduction.SERIES_HACKBENCH_2.get(k.label());
             double model = hb2.summary(k.label()).meanSeconds();
+            largest = Math.max(largest, Math.abs(model - series) / series);
             String diff = !comparable ? "n/a" : String.format(Locale.ROOT, "%+.1f%%", 100 * (model - series) / series);
             out.printf(Locale.ROOT, "%-15s %12.2f %14s %12s%n", BenchReport.seriesName(k.label()), series,
                     value(Cell.HACKBENCH_2, model), diff);
+        }
+        if (comparable && c.runs() == Reproduction.SERIES_RUNS) {
+            out.printf(Locale.ROOT, "largest difference %.1f%%: %s the %.0f%% ./javic calibrate fits to (cost model %s)%n",
+                    100 * largest, largest <= Calibration.TOLERANCE ? "within" : "NOT within", 100 * Calibration.TOLERANCE,
+                    c.costs().name());
         }
         if (!comparable) {
             out.println("(the model ran hackbench -l " + c.loops() + ", not the series' -l 100000: the difference is only "

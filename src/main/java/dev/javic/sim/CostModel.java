@@ -23,7 +23,13 @@ import java.util.Map;
  * non-negative integers.
  */
 public final class CostModel {
+    /** The estimates, each with its source: the model scenarios use and the input of {@code javic calibrate}. */
     public static final String DEFAULT_PRESET = "carrizo-2016";
+    /**
+     * {@link #DEFAULT_PRESET} with the two factors {@code javic calibrate} fitted to the series' calibration point
+     * (its header says how it was made): the default of the workload commands, bench, reproduce and stat.
+     */
+    public static final String CALIBRATED_PRESET = "carrizo-2016-calibrated";
 
     private final String name;
     private final long[] values = new long[Cost.values().length];
@@ -114,7 +120,8 @@ public final class CostModel {
         String resource = "/presets/" + presetName + ".yaml";
         try (InputStream in = CostModel.class.getResourceAsStream(resource)) {
             if (in == null) {
-                throw new CostFileException("unknown cost preset '" + presetName + "' (known: " + DEFAULT_PRESET + ")");
+                throw new CostFileException("unknown cost preset '" + presetName + "' (known: " + DEFAULT_PRESET + ", "
+                        + CALIBRATED_PRESET + ")");
             }
             return parse(in.readAllBytes(), "preset " + presetName);
         } catch (IOException e) {

@@ -75,7 +75,7 @@ class BenchCommandTest {
         Path cal = dir.resolve("cal").resolve("c.yaml");
         CliTest.Outcome o = CliTest.javic("calibrate", "--loops", "2", "--runs", "1", "--out", cal.toString());
         assertThat(o.code()).as(o.out() + o.err()).isZero();
-        assertThat(o.out()).contains("fit after").contains("syscall-path x").contains("exit-path x").contains("largest error")
+        assertThat(o.out()).contains("fit after").contains("guest-cpu x").contains("exit-path x").contains("largest error")
                 .contains("wrote " + cal);
         assertThat(Files.readString(cal)).contains("./javic calibrate").contains("name: \"carrizo-2016-calibrated\"");
         CliTest.Outcome b = CliTest.javic("bench", "hackbench", "--groups", "1", "--loops", "5", "--runs", "1", "--systems",

@@ -40,7 +40,7 @@ class StatWorkloadCommandTest {
         assertThat(doc.get("workload").asText()).isEqualTo("hackbench");
         assertThat(doc.get("description").asText()).contains("-l 20").contains("2 vCPUs");
         assertThat(doc.get("systems")).hasSize(3);
-        CostModel costs = CostModel.presetOrFile(CostModel.DEFAULT_PRESET);
+        CostModel costs = CostModel.presetOrFile(CostModel.CALIBRATED_PRESET);
         for (JsonNode s : doc.get("systems")) {
             SystemKind k = SystemKind.parse(s.get("system").asText());
             HackbenchRunner.Outcome run = HackbenchRunner.run(
@@ -57,7 +57,7 @@ class StatWorkloadCommandTest {
         JsonNode doc = new ObjectMapper().readTree(o.out());
         assertThat(doc.get("workload").asText()).isEqualTo("netperf");
         assertThat(doc.get("systems")).hasSize(3);
-        CostModel costs = CostModel.presetOrFile(CostModel.DEFAULT_PRESET);
+        CostModel costs = CostModel.presetOrFile(CostModel.CALIBRATED_PRESET);
         for (JsonNode s : doc.get("systems")) {
             SystemKind k = SystemKind.parse(s.get("system").asText());
             NetperfRunner.Outcome run = NetperfRunner.run(NetperfRunner.Spec.of(k, 1, 1, costs));
@@ -73,7 +73,7 @@ class StatWorkloadCommandTest {
         assertThat(doc.get("workload").asText()).isEqualTo("tar");
         assertThat(doc.get("description").asText()).contains("516 files").contains("4 vCPUs");
         assertThat(doc.get("systems")).hasSize(3);
-        CostModel costs = CostModel.presetOrFile(CostModel.DEFAULT_PRESET);
+        CostModel costs = CostModel.presetOrFile(CostModel.CALIBRATED_PRESET);
         for (JsonNode s : doc.get("systems")) {
             SystemKind k = SystemKind.parse(s.get("system").asText());
             TarRunner.Outcome run = TarRunner.run(new TarRunner.Spec(k, 4, Tar.Params.LINUX_4_3_3.scaled(0.01), 1, costs, true));

@@ -3,6 +3,7 @@ package dev.javic.experiment;
 import dev.javic.sim.Cost;
 import dev.javic.sim.CostModel;
 import dev.javic.workload.Hackbench;
+import org.apache.commons.math3.stat.regression.OLSMultipleLinearRegression;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -203,56 +204,27 @@ public final class Calibration {
             double[] c = new double[kinds.length];
             double[] g = new double[kinds.length];
             double[] x = new double[kinds.length];
+            double[][] factors = new double[points.size()][];
+            for (int i = 0; i < points.size(); i++) {
+                factors[i] = new double[] {points.get(i).guestScale(), points.get(i).exitScale()};
+            }
             for (int k = 0; k < kinds.length; k++) {
-                // Normal equations of [1 a b] . (c g x) = t.
-                double[][] m = new double[3][4];
-                for (Point p : points) {
-                    double[] row = {1, p.guestScale(), p.exitScale()};
-                    double t = p.predictedSeconds().get(kinds[k]);
-                    for (int i = 0; i < 3; i++) {
-                        for (int j = 0; j < 3; j++) {
-                            m[i][j] += row[i] * row[j];
-                        }
-                        m[i][3] += row[i] * t;
-                    }
+                double[] times = new double[points.size()];
+                for (int i = 0; i < points.size(); i++) {
+                    times[i] = points.get(i).predictedSeconds().get(kinds[k]);
                 }
-                double[] sol = solve3(m);
-                c[k] = sol[0];
-                g[k] = sol[1];
-                x[k] = sol[2];
+                OLSMultipleLinearRegression ols = new OLSMultipleLinearRegression();
+                ols.newSampleData(times, factors);
+                double[] beta = ols.estimateRegressionParameters(); // intercept, then one slope per factor
+                c[k] = beta[0];
+                g[k] = beta[1];
+                x[k] = beta[2];
             }
             return new LinearModel(c, g, x);
         }
 
         double predict(int k, double a, double b) {
             return intercept[k] + guestSlope[k] * a + exitSlope[k] * b;
-        }
-
-        /** Gauss-Jordan elimination with partial pivoting on an augmented 3 x 4 matrix. */
-        private static double[] solve3(double[][] m) {
-            for (int col = 0; col < 3; col++) {
-                int pivot = col;
-                for (int r = col + 1; r < 3; r++) {
-                    if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) {
-                        pivot = r;
-                    }
-                }
-                double[] tmp = m[col];
-                m[col] = m[pivot];
-                m[pivot] = tmp;
-                if (Math.abs(m[col][col]) < 1e-12) {
-                    throw new IllegalStateException("calibration candidates do not span both factors");
-                }
-                for (int r = 0; r < 3; r++) {
-                    if (r != col) {
-                        double f = m[r][col] / m[col][col];
-                        for (int j = col; j < 4; j++) {
-                            m[r][j] -= f * m[col][j];
-                        }
-                    }
-                }
-            }
-            return new double[] {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
         }
     }
 

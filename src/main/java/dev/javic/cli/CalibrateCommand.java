@@ -11,9 +11,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.math.MathContext;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,7 +77,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 Reproduction.SERIES_LOOPS, targets());
         for (Calibration.Parameter p : Calibration.Parameter.values()) {
             o.printf(Locale.ROOT, "  parameter %s: a factor on %s%n%s", p.label(), p.description(),
-                    wrap(p.costs().stream().map(c -> c.key() + "=" + base.get(c)).collect(Collectors.joining(", ")), "    ", 110));
+                    wrap(p.costs().stream().map(c -> c.key() + "=" + base.get(c)).toList(), "    ", 110));
         }
         o.printf(Locale.ROOT, "  each candidate: hackbench -l %d, %d run%s per system (seeds %d..%d)%s%n",
                 loops, runs, runs == 1 ? "" : "s", seed, seed + runs - 1, loops == Reproduction.SERIES_LOOPS ? ", the series' scale"
@@ -147,11 +147,11 @@ final class CalibrateCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code text} broken at ", " into lines of at most {@code width} characters, each starting with {@code indent}. */
-    static String wrap(String text, String indent, int width) {
+    /** {@code items} joined by ", " in lines of at most {@code width} characters, each starting with {@code indent}. */
+    static String wrap(List<String> items, String indent, int width) {
         StringBuilder out = new StringBuilder();
         StringBuilder line = new StringBuilder(indent);
-        for (String item : text.split(", ")) {
+        for (String item : items) {
             if (line.length() > indent.length() && line.length() + item.length() + 2 > width) {
                 out.append(line).append(",\n");
                 line = new StringBuilder(indent);

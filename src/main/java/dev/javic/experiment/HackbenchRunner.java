@@ -91,9 +91,14 @@ public final class HackbenchRunner {
         if (timeline == null) {
             sim.runUntil(limit);
         } else {
-            for (long t = timeline.windowCycles(); !hb.finished() && sim.now() < limit; t += timeline.windowCycles()) {
-                sim.runUntil(Math.min(t, limit));
+            // Window by window up to the same limit; a run whose events ran out ends as it would without.
+            for (long t = timeline.windowCycles(); !hb.finished(); t += timeline.windowCycles()) {
+                long until = Math.min(t, limit);
+                sim.runUntil(until);
                 timeline.sample(sim.now(), kernel, host.vm());
+                if (until == limit || sim.pending() == 0) {
+                    break;
+                }
             }
         }
         host.tracer().close();

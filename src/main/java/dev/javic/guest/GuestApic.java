@@ -3,6 +3,9 @@ package dev.javic.guest;
 import dev.javic.hw.OpKind;
 import dev.javic.hw.Operation;
 
+import static dev.javic.hw.CpuModel.CPUID1_ECX_X2APIC;
+import static dev.javic.hw.KvmPara.*;
+
 /**
  * The local APIC driver a Linux 4.5 guest kernel ends up with, as the CPU operations it executes.
  *
@@ -30,25 +33,9 @@ import dev.javic.hw.Operation;
  * signature leaf directly.
  */
 public final class GuestApic {
-    /** CPUID.1:ECX bit 21. */
-    public static final int CPUID1_ECX_X2APIC = 1 << 21;
     /** ICR destination mode bit clear: physical. */
     private static final int DEST_PHYSICAL = 0;
 
-    /** KVM_CPUID_SIGNATURE and KVM_CPUID_FEATURES (arch/x86/include/uapi/asm/kvm_para.h). */
-    public static final int KVM_CPUID_SIGNATURE = 0x40000000;
-    public static final int KVM_CPUID_FEATURES = 0x40000001;
-    /** KVM_FEATURE_PV_EOI: bit 6 of KVM_CPUID_FEATURES.EAX. */
-    public static final int KVM_FEATURE_PV_EOI = 1 << 6;
-    /** MSR_KVM_PV_EOI_EN: the word's guest-physical address | KVM_MSR_ENABLED (bit 0). */
-    public static final int MSR_KVM_PV_EOI_EN = 0x4b564d04;
-    private static final long KVM_MSR_ENABLED = 1;
-    /** KVM_PV_EOI_BIT: KVM sets bit 0 of the word when the guest may skip the APIC EOI. */
-    private static final int KVM_PV_EOI_BIT = 0;
-    // "KVMKVMKVM\0\0\0" in EBX, ECX, EDX.
-    private static final int KVM_SIGNATURE_EBX = 0x4B4D564B;
-    private static final int KVM_SIGNATURE_ECX = 0x564B4D56;
-    private static final int KVM_SIGNATURE_EDX = 0x0000004D;
 
     private boolean x2apic;
     /** The guest-physical address of this CPU's PV EOI word once enabled, else -1. */

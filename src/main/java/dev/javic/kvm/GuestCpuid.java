@@ -2,6 +2,13 @@ package dev.javic.kvm;
 
 import dev.javic.hw.CpuModel;
 
+import static dev.javic.hw.KvmPara.KVM_CPUID_FEATURES;
+import static dev.javic.hw.KvmPara.KVM_CPUID_SIGNATURE;
+import static dev.javic.hw.KvmPara.KVM_FEATURE_PV_EOI;
+import static dev.javic.hw.KvmPara.KVM_SIGNATURE_EBX;
+import static dev.javic.hw.KvmPara.KVM_SIGNATURE_ECX;
+import static dev.javic.hw.KvmPara.KVM_SIGNATURE_EDX;
+
 /**
  * The CPUID a guest sees, as KVM builds it ({@code kvm_set_cpuid2} from the VMM's table, filtered by
  * {@code kvm_update_cpuid}): the host's identification, an APIC, the TSC-deadline timer and x2APIC
@@ -12,13 +19,6 @@ import dev.javic.hw.CpuModel;
 public final class GuestCpuid {
     private GuestCpuid() {
     }
-
-    /** KVM_CPUID_SIGNATURE (arch/x86/include/uapi/asm/kvm_para.h). */
-    public static final int KVM_CPUID_SIGNATURE = 0x40000000;
-    /** KVM_CPUID_FEATURES: EAX holds one bit per paravirtual feature. */
-    public static final int KVM_CPUID_FEATURES = 0x40000001;
-    /** KVM_FEATURE_PV_EOI (kvm_para.h: bit 6): MSR_KVM_PV_EOI_EN and the guest's EOI word. */
-    public static final int KVM_FEATURE_PV_EOI = 1 << 6;
 
     /** Fills {@code out} with EAX..EDX of {@code leaf}; returns false when the leaf is not in the table. */
     public static boolean lookup(CpuModel cpu, int leaf, int subleaf, int apicId, boolean hideX2apic, int[] out) {
@@ -38,9 +38,9 @@ public final class GuestCpuid {
             }
             case KVM_CPUID_SIGNATURE -> {
                 out[0] = KVM_CPUID_FEATURES; // cpuid.c: EAX = the highest KVM leaf
-                out[1] = 0x4B4D564B; // "KVMK"
-                out[2] = 0x564B4D56; // "VMKV"
-                out[3] = 0x0000004D; // "M"
+                out[1] = KVM_SIGNATURE_EBX;
+                out[2] = KVM_SIGNATURE_ECX;
+                out[3] = KVM_SIGNATURE_EDX;
             }
             // cpuid.c of 4.5 offers CLOCKSOURCE(2), NOP_IO_DELAY, ASYNC_PF, PV_EOI, CLOCKSOURCE_STABLE_BIT,
             // PV_UNHALT and STEAL_TIME; javic's KVM implements only PV EOI, so its table offers only that

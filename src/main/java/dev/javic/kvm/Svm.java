@@ -2,6 +2,7 @@ package dev.javic.kvm;
 
 import dev.javic.host.HostCpu;
 import dev.javic.hw.GuestState;
+import dev.javic.hw.KvmPara;
 import dev.javic.hw.SvmExit;
 import dev.javic.hw.Vmcb;
 import dev.javic.hw.ApicRegs;
@@ -245,8 +246,6 @@ final class Svm {
     static final int MSR_IA32_TSC = 0x10;
     static final int MSR_IA32_APICBASE = 0x1B;
     static final int MSR_IA32_TSC_DEADLINE = 0x6E0;
-    /** MSR_KVM_PV_EOI_EN (arch/x86/include/uapi/asm/kvm_para.h: KVM_MSR_ENABLED | guest-physical address). */
-    static final int MSR_KVM_PV_EOI_EN = 0x4b564d04;
 
     /** RDMSR result slot for {@link #getMsr}: exit handling allocates nothing. */
     private final long[] msrData = new long[1];
@@ -294,7 +293,7 @@ final class Svm {
             out[0] = apic.getTscDeadline();
             return true;
         }
-        if (msr == MSR_KVM_PV_EOI_EN) {
+        if (msr == KvmPara.MSR_KVM_PV_EOI_EN) {
             out[0] = apic.pvEoiMsr(); // kvm_get_msr_common: vcpu->arch.pv_eoi.msr_val
             return true;
         }
@@ -332,10 +331,10 @@ final class Svm {
             apic.setTscDeadline(data);
             return true;
         }
-        if (msr == MSR_KVM_PV_EOI_EN) {
+        if (msr == KvmPara.MSR_KVM_PV_EOI_EN) {
             // kvm_set_msr_common -> kvm_lapic_enable_pv_eoi; the address is looked up in the VM's memslots
             // (kvm_gfn_to_hva_cache_init). 4.5 does not check the guest's CPUID for the feature.
-            long gpa = data & ~LocalApic.KVM_MSR_ENABLED;
+            long gpa = data & ~KvmPara.KVM_MSR_ENABLED;
             return apic.enablePvEoi(data, vcpu.vm().gpaToHpa(gpa));
         }
         if (ApicRegs.isX2apicMsr(msr)) {

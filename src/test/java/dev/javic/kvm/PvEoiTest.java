@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.javic.hw.KvmPara.MSR_KVM_PV_EOI_EN;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -23,7 +24,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class PvEoiTest {
     private static final CostModel COSTS = CostModel.defaults();
-    private static final int MSR_KVM_PV_EOI_EN = 0x4b564d04;
     private static final long WORD = 0x100000;
     private static final int GP = 13;
 

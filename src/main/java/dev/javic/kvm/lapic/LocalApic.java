@@ -3,6 +3,8 @@ package dev.javic.kvm.lapic;
 import dev.javic.hw.ApicRegs;
 
 import static dev.javic.hw.ApicRegs.*;
+import static dev.javic.hw.KvmPara.KVM_MSR_ENABLED;
+import static dev.javic.hw.KvmPara.KVM_PV_EOI_ENABLED;
 
 import dev.javic.hw.PhysicalMemory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -97,10 +99,6 @@ public final class LocalApic {
     private int highestIsrCache = -1;
 
     // ---- PV EOI (lapic.c pv_eoi_*, vcpu->arch.pv_eoi; Documentation/virtual/kvm/msr.txt) ----
-    /** KVM_MSR_ENABLED: bit 0 of MSR_KVM_PV_EOI_EN. */
-    public static final long KVM_MSR_ENABLED = 1;
-    /** KVM_PV_EOI_ENABLED: the value KVM stores in the guest's byte to say "you may skip the EOI". */
-    private static final int KVM_PV_EOI_ENABLED = 1;
     /** What {@link #syncPvEoiFromGuest} returns when the guest had not EOI'd (the bit was still set). */
     public static final int PV_EOI_NOT_TAKEN = -2;
     /** vcpu->arch.pv_eoi.msr_val. */
